@@ -1,0 +1,139 @@
+# Shimmer: one hand-written Makefile. `make help` lists the targets.
+BUILD    ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+SAN      ?=
+V        ?=
+
+CC       ?= cc
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
+            -ftls-model=initial-exec -fno-strict-aliasing -MMD -MP
+LDLIBS   := -ldl -lpthread
+
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+SHIM_SRC   := $(sort $(wildcard shim/*.c))
+EXPORT_SRC := $(sort $(wildcard export/*.c))
+HOOK_SRC   := $(sort $(wildcard hooks/*.c)) $(sort $(wildcard hooks/*.S))
+LIB_OBJ    := $(patsubst %,$(BUILD)/%.o,$(SHIM_SRC) $(EXPORT_SRC) $(HOOK_SRC))
+CORE_OBJ   := $(patsubst %,$(BUILD)/%.o,$(SHIM_SRC) $(EXPORT_SRC))
+LIB        := $(BUILD)/libshimmer.so
+
+TARGET_SRC := $(sort $(wildcard tests/targets/t_*.c))
+TARGETS    := $(patsubst tests/targets/%.c,$(BUILD)/targets/%,$(TARGET_SRC))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
+BENCH_SRC  := $(sort $(wildcard bench/b_*.c))
+BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+.PHONY: all lib test unit e2e check asan bench demo install uninstall clean fmt deps help
+all: lib $(BUILD)/shimmer
+
+lib: $(LIB)
+
+help:
+	@echo "make            build $(LIB) and $(BUILD)/shimmer"
+	@echo "make demo       install what is missing, build, run an example under the shim"
+	@echo "make test       install what is missing, build, run every test"
+	@echo "make asan       the tests under AddressSanitizer + UBSan"
+	@echo "make bench      overhead ratios, with and without the shim in one run"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+
+$(BUILD)/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AS      $<")
+	$(Q)$(CC) $(filter-out -MMD -MP,$(CFLAGS)) -c $< -o $@
+
+# Only the hooked libc names leave the library: the version script is built
+# from hooks/EXPORTS, and `make check` diffs nm -D against it.
+$(BUILD)/exports.map: hooks/EXPORTS
+	@mkdir -p $(dir $@)
+	$(Q){ echo '{ global:'; sed 's/$$/;/' $<; echo 'local: *; };'; } > $@
+
+$(LIB): $(LIB_OBJ) $(BUILD)/exports.map
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(LIB_OBJ) $(LDFLAGS) -Wl,--version-script=$(BUILD)/exports.map \
+		-Wl,-z,nodelete $(LDLIBS)
+
+$(BUILD)/shimmer: scripts/shimmer
+	@mkdir -p $(dir $@)
+	$(Q)sed 's|@LIBDIR@|$(abspath $(BUILD))|' $< > $@ && chmod 755 $@
+
+# Test targets: tiny deterministic programs; calls stay calls, names stay visible.
+$(BUILD)/targets/%: tests/targets/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O0 -g -fno-inline -fno-builtin -rdynamic $(WARN) \
+		$< -o $@ -pthread $(if $(filter %_cxx,$*),-lstdc++)
+
+$(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS)
+
+$(BUILD)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 $(WARN) $< -o $@ -pthread
+
+$(BUILD)/bench/forward.so: bench/forward.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -fPIC -shared $(WARN) $< -o $@ -ldl
+
+deps:
+	$(Q)scripts/install-deps
+
+unit: $(UNITS)
+	$(Q)for t in $(UNITS); do echo "  UNIT    $$t"; $$t || exit 1; done
+
+check: $(LIB)
+	$(Q)scripts/checksrc
+	$(Q)scripts/check-exports $(LIB) hooks/EXPORTS
+
+e2e: all $(TARGETS)
+	$(Q)SHIMMER_BUILD=$(abspath $(BUILD)) SHIMMER_SAN=$(SAN) python3 tests/e2e/run.py
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(TARGETS) $(UNITS)
+	$(Q)$(MAKE) --no-print-directory check unit e2e
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
+
+bench: deps all $(BENCHES) $(BUILD)/bench/forward.so
+	$(Q)SHIMMER_BUILD=$(abspath $(BUILD)) python3 bench/run.py
+
+demo: deps all
+	$(Q)scripts/demo $(abspath $(BUILD))
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/shimmer $(DESTDIR)$(PREFIX)/bin
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/shimmer/libshimmer.so
+	sed 's|@LIBDIR@|$(PREFIX)/lib/shimmer|' scripts/shimmer > $(DESTDIR)$(PREFIX)/bin/shimmer
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/shimmer
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/shimmer $(DESTDIR)$(PREFIX)/lib/shimmer/libshimmer.so
+
+fmt:
+	clang-format -i shim/*.[ch] hooks/*.[ch] export/*.[ch] tests/unit/*.c tests/targets/*.c
+
+clean:
+	rm -rf build build-asan shimmer-out
+
+-include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d)

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* The hook shell every interposed function follows (STYLE.md):
+ *   1. resolve the real function (lazily; missing: ENOSYS and the failure value);
+ *   2. off, Shimmer's own call or nested in another hook: call through untouched;
+ *   3. read the clock, call the real function, save errno;
+ *   4. record into this thread's slot, restore errno, return the real result.
+ * Hooks never format, allocate from libc, do I/O or lock. */
+#ifndef SHIM_HOOK_H
+#define SHIM_HOOK_H
+
+#include <errno.h>
+#include <stdint.h>
+
+#include "../shim/fdtab.h"
+#include "../shim/record.h"
+#include "../shim/resolve.h"
+
+/* Exported names carry default visibility; everything else is hidden. */
+#define SHIM_EXPORT __attribute__((visibility("default")))
+
+/* fd-level I/O counts as "file" or as "net" depending on the fd. */
+#define SHIM_FAMS_FD (SHIM_FAM(FILE) | SHIM_FAM(NET))
+
+/* Steps 1-3 up to the real call. `args` is the parenthesised argument list. */
+#define HOOK_PRE(name, fams, failval, args)                                                        \
+	if (!SHIM_RESOLVE(name)) {                                                                 \
+		errno = ENOSYS;                                                                    \
+		return failval;                                                                    \
+	}                                                                                          \
+	if (!shim_enter(fams))                                                                     \
+		return real_##name args;                                                           \
+	uint64_t hook_t0 = shim_clock_now()
+
+/* Step 4: record fn's call (bytes < 0: none; err: errno or 0; fd or -1). */
+#define HOOK_REC(fn, bytes, err, fd)                                                               \
+	shim_rec_call(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (int64_t)(bytes), (err), (fd))
+
+#define HOOK_REC_RES(fn, bytes, err, res)                                                          \
+	shim_rec_call_res(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (int64_t)(bytes), (err), (res))
+
+/* Leave the hook with result r and errno e. */
+#define HOOK_RETURN(r, e)                                                                          \
+	do {                                                                                       \
+		shim_leave();                                                                      \
+		errno = (e);                                                                       \
+		return (r);                                                                        \
+	} while (0)
+
+#endif

@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+/* fd -> resource and the interned resource names. Lock-free: resources are
+ * published by CAS into a hash of ids after their name is written; fd entries
+ * are single atomic words. Raw syscalls only, so any hook may call in. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fdtab.h"
+
+#define HASH_CAP (SHIM_RES_CAP * 2)
+#define FD_KNOWN 0x80000000u
+#define FD_KIND_SHIFT 24
+
+static struct shim_resource *res;  /* [SHIM_RES_CAP] */
+static _Atomic uint32_t *rhash;    /* [HASH_CAP]: id + 1, 0 = empty */
+static _Atomic uint32_t *fds;      /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
+static atomic_uint res_next = 1;   /* 0 is "(other)" */
+static atomic_uint_fast64_t res_full;
+
+static void *map(size_t size)
+{
+	void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return (long)p < 0 && (long)p > -4096 ? NULL : p;
+}
+
+int shim_fd_init(void)
+{
+	if (res)
+		return 0;
+	res = map(sizeof(*res) * SHIM_RES_CAP);
+	rhash = map(sizeof(*rhash) * HASH_CAP);
+	fds = map(sizeof(*fds) * SHIM_FD_CAP);
+	if (!res || !rhash || !fds)
+		return -1;
+	res[0].kind = SHIM_KIND_OTHER;
+	memcpy(res[0].name, "(other)", 7);
+	res[0].len = 7;
+	return 0;
+}
+
+const char *shim_kind_name(unsigned kind)
+{
+	static const char *const names[SHIM_KIND_COUNT] = {"unknown", "file",  "socket",
+							   "pipe",    "other", "dns"};
+	return kind < SHIM_KIND_COUNT ? names[kind] : "?";
+}
+
+static uint32_t hash_name(unsigned kind, const char *s, size_t len)
+{
+	uint32_t h = 2166136261u ^ kind;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+static int same(const struct shim_resource *r, unsigned kind, const char *name, size_t len)
+{
+	return r->kind == kind && r->len == len && memcmp(r->name, name, len) == 0;
+}
+
+uint32_t shim_res_intern(unsigned kind, const char *name, size_t len)
+{
+	uint32_t h, i, id = 0;
+
+	if (!res)
+		return SHIM_RES_OTHER;
+	if (len > SHIM_RES_NAME)
+		len = SHIM_RES_NAME; /* cut; the "..." is added when written */
+	h = hash_name(kind, name, len);
+	i = h & (HASH_CAP - 1);
+	for (uint32_t n = 0; n < HASH_CAP; n++, i = (i + 1) & (HASH_CAP - 1)) {
+		uint32_t cur = atomic_load_explicit(&rhash[i], memory_order_acquire);
+		if (cur) {
+			if (same(&res[cur - 1], kind, name, len))
+				return cur - 1;
+			continue;
+		}
+		/* empty: write a new entry, then publish its id here */
+		if (!id) {
+			id = atomic_fetch_add(&res_next, 1);
+			if (id >= SHIM_RES_CAP) {
+				atomic_fetch_add(&res_full, 1);
+				return SHIM_RES_OTHER;
+			}
+			memcpy(res[id].name, name, len);
+			res[id].len = (uint16_t)len;
+			res[id].kind = (uint8_t)kind;
+		}
+		if (atomic_compare_exchange_strong_explicit(&rhash[i], &cur, id + 1,
+							    memory_order_release,
+							    memory_order_acquire))
+			return id;
+		/* lost the race for this bucket: is the winner our name? */
+		if (same(&res[cur - 1], kind, name, len))
+			return cur - 1; /* our id stays an unused, unpublished entry */
+	}
+	atomic_fetch_add(&res_full, 1);
+	return SHIM_RES_OTHER;
+}
+
+const struct shim_resource *shim_res_get(uint32_t id)
+{
+	if (!res || id >= shim_res_count())
+		return NULL;
+	return &res[id];
+}
+
+uint32_t shim_res_count(void)
+{
+	uint32_t n = atomic_load(&res_next);
+	return n > SHIM_RES_CAP ? SHIM_RES_CAP : n;
+}
+
+uint64_t shim_res_dropped(void)
+{
+	return atomic_load(&res_full);
+}
+
+void shim_fd_set(int fd, unsigned kind, uint32_t id)
+{
+	if (fds && fd >= 0 && fd < SHIM_FD_CAP)
+		atomic_store_explicit(&fds[fd], FD_KNOWN | kind << FD_KIND_SHIFT | id,
+				      memory_order_relaxed);
+}
+
+void shim_fd_set_path(int fd, unsigned kind, const char *path)
+{
+	if (fd < 0 || fd >= SHIM_FD_CAP || !path)
+		return;
+	shim_fd_set(fd, kind, shim_res_intern(kind, path, strlen(path)));
+}
+
+void shim_fd_dup(int oldfd, int newfd)
+{
+	uint32_t v;
+
+	if (!fds || oldfd < 0 || oldfd >= SHIM_FD_CAP || newfd < 0 || newfd >= SHIM_FD_CAP)
+		return;
+	v = atomic_load_explicit(&fds[oldfd], memory_order_relaxed);
+	atomic_store_explicit(&fds[newfd], v, memory_order_relaxed);
+}
+
+void shim_fd_clear(int fd)
+{
+	if (fds && fd >= 0 && fd < SHIM_FD_CAP)
+		atomic_store_explicit(&fds[fd], 0, memory_order_relaxed);
+}
+
+void shim_fd_reset(void)
+{
+	if (fds)
+		syscall(SYS_madvise, fds, sizeof(*fds) * SHIM_FD_CAP, MADV_DONTNEED);
+}
+
+size_t shim_addr_format(const struct sockaddr *sa, socklen_t len, int socktype, char *buf,
+			size_t size)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *proto = socktype == SOCK_DGRAM ? "udp" : socktype == SOCK_STREAM ? "tcp" : "ip";
+	int n = 0;
+
+	if (!sa || len < sizeof(sa_family_t) || size == 0)
+		return 0;
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *in = (const void *)sa;
+		if (len < sizeof(*in) || !inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host)))
+			break;
+		n = snprintf(buf, size, "%s %s:%u", proto, host, ntohs(in->sin_port));
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		if (len < sizeof(*in6) ||
+		    !inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host)))
+			break;
+		n = snprintf(buf, size, "%s [%s]:%u", proto, host, ntohs(in6->sin6_port));
+		break;
+	}
+	case AF_UNIX: {
+		const struct sockaddr_un *un = (const void *)sa;
+		size_t plen = len > offsetof(struct sockaddr_un, sun_path)
+				      ? len - offsetof(struct sockaddr_un, sun_path)
+				      : 0;
+		if (plen && un->sun_path[0] == '\0') /* abstract namespace */
+			n = snprintf(buf, size, "unix @%.*s", (int)(plen - 1), un->sun_path + 1);
+		else if (plen)
+			n = snprintf(buf, size, "unix %.*s", (int)strnlen(un->sun_path, plen),
+				     un->sun_path);
+		else
+			n = snprintf(buf, size, "unix (unnamed)");
+		break;
+	}
+	default:
+		n = snprintf(buf, size, "socket family %d", sa->sa_family);
+	}
+	if (n < 0)
+		return 0;
+	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+/* First sight of an fd we did not see opened: ask the kernel what it is. */
+static uint32_t classify(int fd, unsigned *kind)
+{
+	char link[32], name[SHIM_RES_NAME + 1];
+	struct stat st;
+	long n;
+
+	*kind = SHIM_KIND_OTHER;
+	if (syscall(SYS_fstat, fd, &st) != 0)
+		return SHIM_RES_OTHER; /* not open: do not remember */
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode))
+		*kind = SHIM_KIND_FILE;
+	else if (S_ISFIFO(st.st_mode))
+		*kind = SHIM_KIND_PIPE;
+	else if (S_ISSOCK(st.st_mode))
+		*kind = SHIM_KIND_SOCKET;
+	if (*kind == SHIM_KIND_SOCKET) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		int type = 0;
+		socklen_t tl = sizeof(type);
+		syscall(SYS_getsockopt, fd, SOL_SOCKET, SO_TYPE, &type, &tl);
+		if (syscall(SYS_getpeername, fd, &ss, &sl) == 0) {
+			n = (long)shim_addr_format((void *)&ss, sl, type, name, sizeof(name));
+			goto named;
+		}
+	}
+	/* "/proc/self/fd/<fd>" by hand: no snprintf needed */
+	{
+		char digits[12];
+		int d = 0, v = fd;
+		memcpy(link, "/proc/self/fd/", 14);
+		do
+			digits[d++] = (char)('0' + v % 10);
+		while ((v /= 10) && d < 11);
+		for (int i = 0; i < d; i++)
+			link[14 + i] = digits[d - 1 - i];
+		link[14 + d] = '\0';
+	}
+	n = syscall(SYS_readlinkat, AT_FDCWD, link, name, sizeof(name) - 1);
+	if (n <= 0)
+		return SHIM_RES_OTHER;
+named:
+	if (n <= 0)
+		return SHIM_RES_OTHER;
+	uint32_t id = shim_res_intern(*kind, name, (size_t)n);
+	shim_fd_set(fd, *kind, id);
+	return id;
+}
+
+uint32_t shim_fd_res(int fd, unsigned *kind_out)
+{
+	unsigned kind = SHIM_KIND_OTHER;
+	uint32_t v, id;
+
+	if (!fds || fd < 0 || fd >= SHIM_FD_CAP) {
+		if (kind_out)
+			*kind_out = kind;
+		return SHIM_RES_OTHER;
+	}
+	v = atomic_load_explicit(&fds[fd], memory_order_relaxed);
+	if (v & FD_KNOWN) {
+		kind = (v >> FD_KIND_SHIFT) & 0x7f;
+		id = v & 0xffffff;
+	} else {
+		id = classify(fd, &kind);
+	}
+	if (kind_out)
+		*kind_out = kind;
+	return id;
+}
+
+unsigned shim_fd_kind(int fd)
+{
+	unsigned kind;
+	shim_fd_res(fd, &kind);
+	return kind;
+}

@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* Start-up and shut-down of the shim: the constructor (no thread, no heavy
+ * work), the final flush at exit/_exit/exec, and the fork handlers. */
+#ifndef SHIM_INIT_H
+#define SHIM_INIT_H
+
+/* Write this image's outputs once (exit, _exit, exec). Safe to call from any
+ * thread and more than once: only the first call writes, until
+ * shim_finish_rearm(). Takes shim_tls.internal itself. Never from a signal. */
+void shim_finish(void);
+
+/* An exec failed: the image lives on, so its final flush must happen again. */
+void shim_finish_rearm(void);
+
+/* The pid this image's state belongs to (a vfork child sees its parent's). */
+extern int shim_pid;
+
+#endif

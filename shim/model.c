@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: MIT */
+/* Merging the slots into the model: sum every thread, convert ticks to seconds
+ * with one calibration, symbolize each caller address once, group callers by
+ * function. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "fdtab.h"
+#include "fn.h"
+#include "model.h"
+#include "thread.h"
+
+static void add(const struct shim_thread *t, void *arg)
+{
+	shim_thread_merge(arg, t);
+}
+
+static int cmp_caller(const void *a, const void *b)
+{
+	const struct shim_model_caller *x = a, *y = b;
+	if (x->seconds != y->seconds)
+		return x->seconds < y->seconds ? 1 : -1;
+	if (x->calls != y->calls)
+		return x->calls < y->calls ? 1 : -1;
+	return strcmp(x->where.func, y->where.func);
+}
+
+static int cmp_err(const void *a, const void *b)
+{
+	const struct shim_model_err *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->fn != y->fn ? (x->fn < y->fn ? -1 : 1) : x->err - y->err;
+}
+
+static int cmp_res(const void *a, const void *b)
+{
+	const struct shim_model_res *x = a, *y = b;
+	if (x->seconds != y->seconds)
+		return x->seconds < y->seconds ? 1 : -1;
+	if (x->ops != y->ops)
+		return x->ops < y->ops ? 1 : -1;
+	return strcmp(x->name, y->name);
+}
+
+static const char *libc_module(void)
+{
+	static char name[64];
+	Dl_info info;
+
+	if (!name[0]) {
+		const char *s = "libc.so.6";
+		if (dladdr((void *)getpid, &info) && info.dli_fname) {
+			const char *b = strrchr(info.dli_fname, '/');
+			s = b ? b + 1 : info.dli_fname;
+		}
+		strncpy(name, s, sizeof(name) - 1);
+	}
+	return name;
+}
+
+/* Callers of one function: the sites of fn, symbolized, merged by function. */
+static int build_callers(struct shim_model_call *c, const struct shim_thread *all, double npt)
+{
+	size_t cap = 0;
+
+	for (unsigned i = 0; i < SHIM_SITE_CAP; i++) {
+		const struct shim_site *s = &all->site[i];
+		struct shim_frame f;
+		size_t j;
+
+		if (!s->pc || s->fn != c->fn || !s->st.calls)
+			continue;
+		if (shim_sym_lookup(s->pc, &f) != 0)
+			return -1;
+		for (j = 0; j < c->ncallers; j++)
+			if (strcmp(c->callers[j].where.func, f.func) == 0 &&
+			    strcmp(c->callers[j].where.module, f.module) == 0)
+				break;
+		if (j == c->ncallers) {
+			if (c->ncallers == cap) {
+				size_t ncap = cap ? cap * 2 : 4;
+				void *p = realloc(c->callers, ncap * sizeof(*c->callers));
+				if (!p) {
+					shim_sym_frame_free(&f);
+					return -1;
+				}
+				c->callers = p;
+				cap = ncap;
+			}
+			memset(&c->callers[j], 0, sizeof(c->callers[j]));
+			c->callers[j].where = f;
+			c->ncallers++;
+		} else {
+			shim_sym_frame_free(&f);
+		}
+		c->callers[j].calls += s->st.calls;
+		c->callers[j].errors += s->st.errors;
+		c->callers[j].bytes += s->st.bytes;
+		c->callers[j].seconds += (double)s->st.ticks * npt * 1e-9;
+	}
+	qsort(c->callers, c->ncallers, sizeof(*c->callers), cmp_caller);
+	return 0;
+}
+
+int shim_model_build(struct shim_model *m)
+{
+	struct shim_thread *all;
+	const char *libc = libc_module();
+	double npt;
+	size_t n;
+
+	memset(m, 0, sizeof(*m));
+	m->pid = getpid();
+	m->ppid = getppid();
+	strncpy(m->exe, program_invocation_short_name, sizeof(m->exe) - 1);
+	m->start_unix_ns = shim_clock_start_unix_ns();
+	npt = m->ns_per_tick = shim_clock_ns_per_tick();
+
+	/* one zeroed slot to sum into; mmap so its untouched pages cost nothing */
+	all = mmap(NULL, sizeof(*all), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (all == MAP_FAILED)
+		return -1;
+	shim_thread_foreach(add, all);
+	m->threads = shim_thread_seen();
+	m->dropped.sites = all->sites_dropped;
+	m->dropped.errs = all->errs_dropped;
+	m->dropped.res = shim_res_dropped();
+	m->dropped.threads = shim_threads_untracked;
+
+	for (unsigned fn = 0; fn < SHIM_FN_COUNT; fn++)
+		m->ncalls += all->fn[fn].calls != 0;
+	m->calls = calloc(m->ncalls ? m->ncalls : 1, sizeof(*m->calls));
+	if (!m->calls)
+		goto fail;
+	n = 0;
+	for (unsigned fn = 0; fn < SHIM_FN_COUNT; fn++) {
+		struct shim_model_call *c;
+		if (!all->fn[fn].calls)
+			continue;
+		c = &m->calls[n++];
+		c->fn = fn;
+		c->name = shim_fninfo[fn].name;
+		c->module = libc;
+		c->family = shim_fninfo[fn].family;
+		c->dir = shim_fninfo[fn].dir;
+		c->calls = all->fn[fn].calls;
+		c->errors = all->fn[fn].errors;
+		c->bytes = all->fn[fn].bytes;
+		c->seconds = (double)all->fn[fn].ticks * npt * 1e-9;
+		if (build_callers(c, all, npt) != 0)
+			goto fail;
+	}
+
+	for (unsigned i = 0; i < SHIM_ERR_CAP; i++)
+		m->nerrs += all->err[i].err != 0;
+	m->errs = calloc(m->nerrs ? m->nerrs : 1, sizeof(*m->errs));
+	if (!m->errs)
+		goto fail;
+	n = 0;
+	for (unsigned i = 0; i < SHIM_ERR_CAP; i++) {
+		if (!all->err[i].err)
+			continue;
+		m->errs[n].fn = all->err[i].fn;
+		m->errs[n].err = all->err[i].err;
+		m->errs[n].count = all->err[i].count;
+		n++;
+	}
+	qsort(m->errs, m->nerrs, sizeof(*m->errs), cmp_err);
+
+	for (unsigned i = 0; i < all->res_hi && i < SHIM_RES_CAP; i++)
+		m->nres += all->res[i].ops != 0;
+	m->res = calloc(m->nres ? m->nres : 1, sizeof(*m->res));
+	if (!m->res)
+		goto fail;
+	n = 0;
+	for (unsigned i = 0; i < all->res_hi && i < SHIM_RES_CAP; i++) {
+		const struct shim_resource *r = shim_res_get(i);
+		struct shim_model_res *d;
+		if (!all->res[i].ops || !r)
+			continue;
+		d = &m->res[n];
+		d->id = i;
+		d->kind = r->kind;
+		d->name = malloc((size_t)r->len + 4);
+		if (!d->name)
+			goto fail;
+		memcpy(d->name, r->name, r->len);
+		if (r->len == SHIM_RES_NAME)
+			memcpy(d->name + r->len, "...", 4);
+		else
+			d->name[r->len] = '\0';
+		d->ops = all->res[i].ops;
+		d->rbytes = all->res[i].rbytes;
+		d->wbytes = all->res[i].wbytes;
+		d->errors = all->res[i].errors;
+		d->seconds = (double)all->res[i].ticks * npt * 1e-9;
+		n++;
+	}
+	m->nres = n;
+	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
+
+	m->wall_seconds = shim_clock_run_seconds();
+	munmap(all, sizeof(*all));
+	return 0;
+fail:
+	munmap(all, sizeof(*all));
+	shim_model_free(m);
+	return -1;
+}
+
+void shim_model_free(struct shim_model *m)
+{
+	for (size_t i = 0; m->calls && i < m->ncalls; i++) {
+		for (size_t j = 0; j < m->calls[i].ncallers; j++)
+			shim_sym_frame_free(&m->calls[i].callers[j].where);
+		free(m->calls[i].callers);
+	}
+	for (size_t i = 0; m->res && i < m->nres; i++)
+		free(m->res[i].name);
+	free(m->calls);
+	free(m->errs);
+	free(m->res);
+	memset(m, 0, sizeof(*m));
+}
+
+uint64_t shim_model_total_calls(const struct shim_model *m)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < m->ncalls; i++)
+		n += m->calls[i].calls;
+	return n;
+}
+
+double shim_model_total_seconds(const struct shim_model *m)
+{
+	double s = 0;
+	for (size_t i = 0; i < m->ncalls; i++)
+		s += m->calls[i].seconds;
+	return s;
+}

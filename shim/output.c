@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/* Writing the outputs of one process image. Runs at exit, _exit, exec and in
+ * the fork child at its own exit; never from a hook's hot path. Files are
+ * created 0600 with O_EXCL|O_NOFOLLOW under a temporary name and renamed into
+ * place, so a reader never sees half a file and a re-flush replaces cleanly. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../export/export.h"
+#include "config.h"
+#include "log.h"
+#include "model.h"
+#include "output.h"
+#include "sink.h"
+
+struct writer {
+	const char *file;
+	int (*render)(const struct shim_model *, struct shim_sink *);
+};
+
+static const struct writer writers[] = {
+	{"profile.txt", shim_export_table},
+};
+
+static char run_dir[PATH_MAX];
+static int warned_dir, warned_write;
+
+void shim_output_fork_child(void)
+{
+	run_dir[0] = '\0';
+	warned_dir = warned_write = 0;
+}
+
+const char *shim_output_dir(void)
+{
+	return run_dir;
+}
+
+/* mkdir -p for the base folder; 0700: outputs can name files and peers. */
+static int make_base(const char *path)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void safe_name(char *dst, size_t size, const char *src)
+{
+	size_t i;
+	for (i = 0; src[i] && i + 1 < size; i++)
+		dst[i] = (src[i] == '/' || (i == 0 && src[i] == '.')) ? '_' : src[i];
+	dst[i] = '\0';
+	if (!dst[0] && size > 4)
+		memcpy(dst, "prog", 5);
+}
+
+/* The image's own folder: <exe>.<pid>, or <exe>.<pid>.N when an earlier image
+ * of this pid (before an exec) took that name. */
+static int make_run_dir(void)
+{
+	char exe[128];
+	int pid = getpid();
+
+	if (run_dir[0])
+		return 0;
+	if (make_base(shim_config.out) != 0)
+		goto fail;
+	safe_name(exe, sizeof(exe), program_invocation_short_name);
+	for (int n = 1; n < 100; n++) {
+		int len = n == 1 ? snprintf(run_dir, sizeof(run_dir), "%s/%s.%d", shim_config.out,
+					    exe, pid)
+				 : snprintf(run_dir, sizeof(run_dir), "%s/%s.%d.%d",
+					    shim_config.out, exe, pid, n);
+		if (len < 0 || (size_t)len >= sizeof(run_dir))
+			break;
+		if (mkdir(run_dir, 0700) == 0)
+			return 0;
+		if (errno != EEXIST)
+			break;
+	}
+fail:
+	if (!warned_dir++)
+		shim_err("cannot create an output folder in %s: %s; no outputs for this process",
+			 shim_config.out, strerror(errno));
+	run_dir[0] = '\0';
+	return -1;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int write_file(int dirfd, const char *name, const struct shim_sink *s)
+{
+	char tmp[NAME_MAX + 1];
+	int fd, saved;
+
+	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, getpid());
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto fail;
+	if (write_all(fd, s->buf ? s->buf : "", s->len) != 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		goto fail_unlink;
+	}
+	if (close(fd) != 0)
+		goto fail_unlink;
+	if (renameat(dirfd, tmp, dirfd, name) != 0)
+		goto fail_unlink;
+	return 0;
+fail_unlink:
+	saved = errno;
+	unlinkat(dirfd, tmp, 0);
+	errno = saved;
+fail:
+	if (!warned_write++)
+		shim_err("cannot write %s/%s: %s", run_dir, name, strerror(errno));
+	return -1;
+}
+
+int shim_output_flush(void)
+{
+	struct shim_model m;
+	int dirfd, rc = 0;
+
+	if (make_run_dir() != 0)
+		return -1;
+	if (shim_model_build(&m) != 0) {
+		shim_err("out of memory building the profile model; no outputs");
+		return -1;
+	}
+	dirfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		if (!warned_dir++)
+			shim_err("cannot open %s: %s", run_dir, strerror(errno));
+		shim_model_free(&m);
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++) {
+		struct shim_sink s;
+		shim_sink_init(&s);
+		if (writers[i].render(&m, &s) != 0 || s.failed) {
+			shim_err("cannot render %s%s", writers[i].file,
+				 s.failed ? ": out of memory" : "");
+			rc = -1;
+		} else if (write_file(dirfd, writers[i].file, &s) != 0) {
+			rc = -1;
+		}
+		shim_sink_free(&s);
+	}
+	close(dirfd);
+	shim_model_free(&m);
+	if (rc == 0)
+		shim_info("outputs in %s", run_dir);
+	return rc;
+}

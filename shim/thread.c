@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/* The registry of per-thread slots. Hooks claim a slot lock-free on a thread's
+ * first call; a pthread key destructor merges the slot into the "exited" slot
+ * and frees it. The registry mutex is taken only by exits, export and fork. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "thread.h"
+
+__thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
+uint64_t shim_threads_untracked;
+
+enum { FREE, CLAIMING, USED };
+
+static struct shim_thread *slots[SHIM_MAX_THREADS];
+static atomic_int state[SHIM_MAX_THREADS];
+static struct shim_thread *exited; /* merged stats of threads that ended */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t key;
+static int key_ok;
+static atomic_uint_fast64_t seen;
+
+static struct shim_thread *map_slot(void)
+{
+	void *p = (void *)syscall(SYS_mmap, NULL, sizeof(struct shim_thread),
+				  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return (long)p < 0 && (long)p > -4096 ? NULL : p;
+}
+
+/* Drop a slot's pages: the kernel hands back zeroes on next touch, so a reused
+ * slot costs no memset and no resident memory until it is written. */
+static void wipe_slot(struct shim_thread *t)
+{
+	syscall(SYS_madvise, t, sizeof(*t), MADV_DONTNEED);
+}
+
+void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
+{
+	for (unsigned i = 0; i < SHIM_FN_COUNT; i++) {
+		dst->fn[i].calls += src->fn[i].calls;
+		dst->fn[i].errors += src->fn[i].errors;
+		dst->fn[i].ticks += src->fn[i].ticks;
+		dst->fn[i].bytes += src->fn[i].bytes;
+	}
+	for (unsigned i = 0; i < SHIM_SITE_CAP; i++) {
+		const struct shim_site *s = &src->site[i];
+		struct shim_site *d;
+		if (!s->pc)
+			continue;
+		d = shim_site_get(dst, s->fn, s->pc);
+		if (!d) {
+			dst->sites_dropped += s->st.calls;
+			continue;
+		}
+		d->st.calls += s->st.calls;
+		d->st.errors += s->st.errors;
+		d->st.ticks += s->st.ticks;
+		d->st.bytes += s->st.bytes;
+	}
+	for (unsigned i = 0; i < SHIM_ERR_CAP; i++) {
+		const struct shim_errstat *e = &src->err[i];
+		struct shim_errstat *d;
+		if (!e->err)
+			continue;
+		d = shim_err_get(dst, e->fn, e->err);
+		if (d)
+			d->count += e->count;
+		else
+			dst->errs_dropped += e->count;
+	}
+	for (unsigned i = 0; i < src->res_hi && i < SHIM_RES_CAP; i++) {
+		const struct shim_resstat *r = &src->res[i];
+		if (!r->ops)
+			continue;
+		dst->res[i].ops += r->ops;
+		dst->res[i].rbytes += r->rbytes;
+		dst->res[i].wbytes += r->wbytes;
+		dst->res[i].ticks += r->ticks;
+		dst->res[i].errors += r->errors;
+	}
+	if (src->res_hi > dst->res_hi)
+		dst->res_hi = src->res_hi;
+	dst->sites_dropped += src->sites_dropped;
+	dst->errs_dropped += src->errs_dropped;
+}
+
+/* pthread key destructor: the thread is ending; fold its counts into `exited`
+ * and give the slot back. */
+static void thread_gone(void *arg)
+{
+	struct shim_thread *t = arg;
+
+	shim_tls.internal++;
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
+		if (slots[i] != t || atomic_load(&state[i]) != USED)
+			continue;
+		if (exited)
+			shim_thread_merge(exited, t);
+		wipe_slot(t);
+		atomic_store(&state[i], FREE);
+		break;
+	}
+	shim_tls.slot = NULL;
+	pthread_mutex_unlock(&reg_lock);
+	shim_tls.internal--;
+}
+
+int shim_thread_init(void)
+{
+	exited = map_slot();
+	if (!exited)
+		return -1;
+	key_ok = pthread_key_create(&key, thread_gone) == 0;
+	return 0;
+}
+
+struct shim_thread *shim_thread_attach(void)
+{
+	static atomic_int hint;
+	int start = atomic_load_explicit(&hint, memory_order_relaxed);
+
+	for (int n = 0; n < SHIM_MAX_THREADS; n++) {
+		int i = (start + n) % SHIM_MAX_THREADS, expect = FREE;
+		if (atomic_load_explicit(&state[i], memory_order_relaxed) != FREE ||
+		    !atomic_compare_exchange_strong(&state[i], &expect, CLAIMING))
+			continue;
+		if (!slots[i])
+			slots[i] = map_slot();
+		if (!slots[i]) {
+			atomic_store(&state[i], FREE);
+			return NULL;
+		}
+		slots[i]->tid = (int)syscall(SYS_gettid);
+		shim_tls.slot = slots[i];
+		atomic_store_explicit(&state[i], USED, memory_order_release);
+		atomic_store_explicit(&hint, (i + 1) % SHIM_MAX_THREADS, memory_order_relaxed);
+		atomic_fetch_add(&seen, 1);
+		/* keys below 32 live in the thread descriptor: no allocation */
+		if (key_ok)
+			pthread_setspecific(key, slots[i]);
+		return slots[i];
+	}
+	__atomic_fetch_add(&shim_threads_untracked, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+void shim_thread_foreach(void (*fn)(const struct shim_thread *, void *), void *arg)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (int i = 0; i < SHIM_MAX_THREADS; i++)
+		if (atomic_load_explicit(&state[i], memory_order_acquire) == USED)
+			fn(slots[i], arg);
+	if (exited)
+		fn(exited, arg);
+	pthread_mutex_unlock(&reg_lock);
+}
+
+uint64_t shim_thread_seen(void)
+{
+	return atomic_load(&seen);
+}
+
+void shim_thread_fork_prepare(void)
+{
+	pthread_mutex_lock(&reg_lock);
+}
+
+void shim_thread_fork_parent(void)
+{
+	pthread_mutex_unlock(&reg_lock);
+}
+
+void shim_thread_fork_child(void)
+{
+	struct shim_thread *self = shim_tls.slot;
+
+	pthread_mutex_init(&reg_lock, NULL);
+	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
+		if (!slots[i])
+			continue;
+		wipe_slot(slots[i]);
+		atomic_store(&state[i], slots[i] == self ? USED : FREE);
+	}
+	if (exited)
+		wipe_slot(exited);
+	if (self)
+		self->tid = (int)syscall(SYS_gettid);
+	atomic_store(&seen, self ? 1 : 0);
+	shim_threads_untracked = 0;
+}

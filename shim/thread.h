@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-thread state: the guard flags in initial-exec TLS and one slot of exact
+ * statistics per live thread, written only by its own thread, merged at export.
+ * Slots are mmap'd (never malloc) and reused after their thread exits. */
+#ifndef SHIM_THREAD_H
+#define SHIM_THREAD_H
+
+#include <stdint.h>
+
+#include "fn.h"
+
+#define SHIM_MAX_THREADS 1024 /* live threads with their own slot; more share none */
+#define SHIM_SITE_CAP 2048    /* distinct (function, caller) pairs per thread */
+#define SHIM_ERR_CAP 128      /* distinct (function, errno) pairs per thread */
+#define SHIM_RES_CAP 4096     /* distinct resources (paths, peers) per process */
+
+struct shim_stat {
+	uint64_t calls;
+	uint64_t errors;
+	uint64_t ticks; /* clock ticks spent in the real call (shim/clock.h) */
+	uint64_t bytes; /* bytes moved, or bytes requested for allocations */
+};
+
+struct shim_site {
+	const void *pc; /* return address into the caller; NULL = empty */
+	uint32_t fn;
+	uint32_t pad;
+	struct shim_stat st;
+};
+
+struct shim_errstat {
+	uint32_t fn;
+	int32_t err; /* 0 = empty */
+	uint64_t count;
+};
+
+struct shim_resstat {
+	uint64_t ops;
+	uint64_t rbytes;
+	uint64_t wbytes;
+	uint64_t ticks;
+	uint64_t errors;
+};
+
+struct shim_thread {
+	int tid;
+	int pad;
+	uint64_t sites_dropped; /* calls whose (fn, caller) found no room */
+	uint64_t errs_dropped;
+	uint32_t res_hi; /* 1 + highest resource id touched */
+	uint32_t pad2;
+	struct shim_stat fn[SHIM_FN_COUNT];
+	struct shim_errstat err[SHIM_ERR_CAP];
+	struct shim_site site[SHIM_SITE_CAP];
+	struct shim_resstat res[SHIM_RES_CAP];
+};
+
+/* The thread's own flags. initial-exec TLS: no __tls_get_addr, no malloc. */
+struct shim_tls {
+	int internal;  /* Shimmer's own code runs: every hook passes through */
+	int in_io;     /* inside a hooked I/O call: nested I/O hooks pass through */
+	int resolving; /* inside dlsym: allocations come from the boot arena */
+	int detached;  /* this thread's slot was merged at its exit */
+	struct shim_thread *slot;
+};
+
+extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
+
+/* This thread's slot, attaching one on first use. NULL when every slot is
+ * taken (the call is then counted in shim_threads_untracked).
+ * Async-signal-safe: yes (lock-free claim, mmap syscall). Allocates: mmap. */
+struct shim_thread *shim_thread_attach(void);
+
+static inline struct shim_thread *shim_thread_self(void)
+{
+	struct shim_thread *t = shim_tls.slot;
+	return __builtin_expect(t != NULL, 1) ? t : shim_thread_attach();
+}
+
+static inline uint32_t shim_site_hash(uint32_t fn, const void *pc)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)pc ^ ((uint64_t)fn << 48)) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h >> 40);
+}
+
+/* The site entry for (fn, pc) in t, claimed if new; NULL when the table is
+ * full. Single writer (the owning thread, or the exporter with the registry
+ * locked). Async-signal-safe: yes. */
+static inline struct shim_site *shim_site_get(struct shim_thread *t, uint32_t fn, const void *pc)
+{
+	uint32_t i = shim_site_hash(fn, pc) & (SHIM_SITE_CAP - 1);
+	for (uint32_t n = 0; n < SHIM_SITE_CAP / 4; n++) {
+		struct shim_site *s = &t->site[i];
+		if (s->pc == pc && s->fn == fn)
+			return s;
+		if (!s->pc) {
+			s->fn = fn;
+			s->pc = pc;
+			return s;
+		}
+		i = (i + 1) & (SHIM_SITE_CAP - 1);
+	}
+	return NULL;
+}
+
+/* The error counter for (fn, err) in t, claimed if new; NULL when full. */
+static inline struct shim_errstat *shim_err_get(struct shim_thread *t, uint32_t fn, int err)
+{
+	uint32_t i = (fn * 131u + (uint32_t)err) & (SHIM_ERR_CAP - 1);
+	for (uint32_t n = 0; n < SHIM_ERR_CAP; n++) {
+		struct shim_errstat *e = &t->err[i];
+		if (e->err == err && e->fn == fn)
+			return e;
+		if (!e->err) {
+			e->fn = fn;
+			e->err = err;
+			return e;
+		}
+		i = (i + 1) & (SHIM_ERR_CAP - 1);
+	}
+	return NULL;
+}
+
+/* Calls not counted because no slot was free. */
+extern uint64_t shim_threads_untracked;
+
+/* Set up the registry (constructor). Returns 0 or -1. */
+int shim_thread_init(void);
+
+/* Call fn(slot, arg) for every used slot and for the merged slot of exited
+ * threads, with the registry locked (thread exits wait). Export-time only. */
+void shim_thread_foreach(void (*fn)(const struct shim_thread *, void *), void *arg);
+
+/* fork handlers: lock before, unlock in the parent, reset in the child so the
+ * child counts only its own calls. */
+void shim_thread_fork_prepare(void);
+void shim_thread_fork_parent(void);
+void shim_thread_fork_child(void);
+
+/* Add src's counts into dst. Export time or registry locked. */
+void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src);
+
+/* Number of threads seen (attached slots ever). */
+uint64_t shim_thread_seen(void);
+
+#endif

@@ -1,0 +1,22 @@
+# SPDX-License-Identifier: MIT
+"""Core counting: exact calls, bytes and errors attributed to their callers."""
+import os
+
+from shimlib import ShimTest, target
+
+
+class TestCounts(ShimTest):
+    def test_writes_and_failed_opens(self):
+        path = os.path.join(self.tmp, "data.bin")
+        bare, shim = self.assertTransparent([target("t_write"), path])
+        self.assertEqual(shim.stdout, b"failed opens: 17\n")
+        p = shim.profile("t_write")
+        self.assertEqual(p.calls("write"), 1000)
+        self.assertEqual(p.functions["write"]["bytes"], 100000)
+        self.assertEqual(p.caller_calls("write", "do_writes"), 1000)
+        self.assertEqual(p.caller_calls("open", "fail_opens"), 17)
+        self.assertEqual(p.errno_count("open", "ENOENT"), 17)
+        self.assertEqual(p.functions["open"]["errors"], 17)
+        self.assertEqual(p.resources[path]["written"], 100000)
+        self.assertEqual(p.resources[path]["kind"], "file")
+        self.assertEqual(os.stat(path).st_size, 100000)
