@@ -43,6 +43,54 @@ struct shim_model_res {
 	double seconds;
 };
 
+/* ---- CPU samples (filled by the profiler; empty when sampling is off) ---- */
+
+struct shim_model_mapping {
+	uint64_t start, limit, offset; /* as /proc/self/maps gives them */
+	char *path;		       /* full path of the object */
+	char *build_id;		       /* lower-case hex, or NULL */
+};
+
+struct shim_model_func {
+	char *name;	/* demangled name, or "module+0xoffset" when no symbol covers it */
+	char *file;	/* source file when DWARF says, else the module basename */
+	int line;	/* first line of the function, 0 when unknown */
+	char *module;	/* basename of the object */
+	uint64_t self;	/* samples with this function as the leaf */
+	uint64_t total; /* samples with it anywhere on the stack, once per sample */
+	double self_seconds, total_seconds; /* samples x the effective period */
+	int call;	/* index into calls[] when it is an intercepted function, else -1 */
+};
+
+struct shim_model_loc {
+	uint64_t address; /* the pc: the leaf's own, the call instruction for callers */
+	uint32_t mapping; /* index into mappings, UINT32_MAX when none */
+	uint32_t func;	  /* index into funcs */
+	int line;	  /* source line of this address, 0 when unknown */
+};
+
+struct shim_model_stack {
+	uint32_t *locs;	 /* indices into locs, leaf first */
+	uint32_t depth;
+	int tid;
+	uint64_t count;	 /* samples */
+	double seconds;	 /* count x the thread's effective period */
+};
+
+struct shim_model_edge {
+	uint32_t caller, callee; /* indices into funcs */
+	uint64_t samples;	 /* samples in which caller called callee (once per sample) */
+	double seconds;
+};
+
+struct shim_model_thread {
+	int tid;
+	char name[16];
+	uint64_t samples;
+	double cpu_seconds; /* the thread's own CPU clock at its last sample or exit */
+	double period_ns;   /* effective: cpu_seconds / samples */
+};
+
 struct shim_model {
 	int pid;
 	int ppid;
@@ -57,6 +105,24 @@ struct shim_model {
 	size_t nerrs;
 	struct shim_model_res *res;    /* by seconds descending */
 	size_t nres;
+	/* profiler */
+	int hz;		   /* requested sampling rate, 0 = off */
+	int clock_wall;	   /* 1 when SHIMMER_CLOCK=wall */
+	double period_ns;  /* effective period over all threads */
+	uint64_t samples;  /* taken and kept */
+	uint64_t samples_dropped;
+	struct shim_model_mapping *mappings;
+	size_t nmappings;
+	struct shim_model_func *funcs;
+	size_t nfuncs;
+	struct shim_model_loc *locs;
+	size_t nlocs;
+	struct shim_model_stack *stacks;
+	size_t nstacks;
+	struct shim_model_edge *edges;
+	size_t nedges;
+	struct shim_model_thread *threads_info;
+	size_t nthreads;
 	struct {
 		uint64_t sites;	  /* calls with no room in the caller table */
 		uint64_t errs;	  /* failures with no room in the errno table */
