@@ -5,6 +5,7 @@ F_DUPFD_CLOEXEC and pipes, errno transparency, and real programs (cp, sort,
 gzip) under the shim."""
 import gzip
 import os
+import shutil
 
 from shimlib import ShimTest, target
 
@@ -131,7 +132,7 @@ class TestStdio(ShimTest):
         self.assertEqual(p.caller_calls("fwrite", "write_records"), 200)
         self.assertEqual(p.functions["fwrite"]["bytes"], 10000)
         self.assertEqual(p.caller_calls("fputs", "write_lines"), 40)
-        self.assertEqual(p.functions["fputs"]["bytes"], 409)  # 40 lines + "a,bb,ccc,"
+        self.assertEqual(p.functions["fputs"]["bytes"], 442)  # 40 lines, "a,bb,ccc,", 33
         self.assertEqual(p.caller_calls("fgets", "read_fgets"), 41)
         self.assertEqual(p.functions["fgets"]["bytes"], 400)
         self.assertEqual(p.functions["fgets"]["errors"], 0)
@@ -153,12 +154,35 @@ class TestStdio(ShimTest):
         self.assertEqual(p.caller_calls("fopen", "open_or_die"), 7)
         self.assertEqual(p.errno_count("fopen", "ENOENT"), 4)
         self.assertEqual(p.calls("fclose"), 7)
-        self.assertEqual(p.calls("fflush"), 1)
+        self.assertEqual(p.calls("fflush"), 2)
+        # stdout (a pipe, seen by the fflush) reopened onto a file by freopen
+        self.assertEqual(p.caller_calls("freopen", "redirect_stdout"), 1)
+        self.assertEqual(p.caller_calls("fputs", "redirect_stdout"), 3)
+        red = os.path.join(d, "redirected.txt")
+        self.assertEqual(p.resources[red]["written"], 33)
+        with open(red, "rb") as f:
+            self.assertEqual(f.read(), b"0123456789\n" * 3)
         rec = p.resources[os.path.join(d, "records.bin")]
         self.assertEqual((rec["written"], rec["read"], rec["errors"]), (10000, 10000, 3))
         lines = p.resources[os.path.join(d, "lines.txt")]
         self.assertEqual(lines["written"], 400)
         self.assertEqual(lines["read"], 400 + 400 + 40)  # fgets, getline, fortified
+
+    def test_families_switch_independently(self):
+        d = os.path.join(self.tmp, "only")
+        os.mkdir(d)
+        run = self.run_shim([target("t_stdio"), d], env={"SHIMMER_HOOKS": "file"})
+        self.assertEqual(run.rc, 0)
+        self.assertEqual(run.shimmer_lines(), [])
+        p = run.profile("t_stdio")
+        for fn in ("fopen", "fwrite", "fgets", "getline", "fread", "fclose"):
+            self.assertEqual(p.calls(fn), 0, fn)
+        shutil.rmtree(self.out)
+        run = self.run_shim([target("t_files"), d], env={"SHIMMER_HOOKS": "stdio"})
+        self.assertEqual(run.rc, 0)
+        p = run.profile("t_files")
+        for fn in ("open", "pwrite", "write", "stat", "dup2", "close"):
+            self.assertEqual(p.calls(fn), 0, fn)
 
 
 class TestRealPrograms(ShimTest):

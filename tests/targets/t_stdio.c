@@ -129,6 +129,16 @@ void do_fortified(FILE *f) /* 2 __fgets_chk (10 bytes each), 1 __fread_chk of 20
 		die("__fread_chk");
 }
 
+void redirect_stdout(void) /* fflush, freopen stdout to a file, 3 fputs of 11 bytes */
+{
+	if (fflush(stdout) != 0)
+		die("fflush stdout");
+	if (!freopen(at("redirected.txt"), "w", stdout))
+		die("freopen");
+	for (int i = 0; i < 3; i++)
+		fputs("0123456789\n", stdout);
+}
+
 int main(int argc, char **argv)
 {
 	FILE *f;
@@ -170,5 +180,6 @@ int main(int argc, char **argv)
 	fclose(f);
 
 	printf("failed fopens: %d\n", fail_fopens());
+	redirect_stdout();
 	return 0;
 }
