@@ -116,6 +116,16 @@ SHIM_EXPORT pid_t vfork(void)
 }
 #endif
 
+/* Whether an exec or _exit may write the outputs now. Not while Shimmer itself
+ * runs, and not when the thread was inside another hooked call (held_guard 0
+ * and in_io set): libc never reaches our exec/_exit from inside itself, so a
+ * signal handler interrupted that call, and writing (malloc, stdio formatting)
+ * from there could deadlock. That image then leaves no outputs. */
+static int may_flush(int held_guard)
+{
+	return !shim_tls.internal && (held_guard || !shim_tls.in_io);
+}
+
 /* One exec call in flight: whether it was counted and the image flushed. */
 struct exec_call {
 	unsigned fn;
@@ -138,7 +148,7 @@ static void exec_begin(struct exec_call *x, unsigned fn, const void *pc)
 		shim_rec_call(fn, pc, shim_clock_now(), -1, 0, -1);
 		x->counted = 1;
 	}
-	if (!shim_tls.internal) {
+	if (may_flush(x->counted)) {
 		shim_finish();
 		x->flushed = 1;
 	}
@@ -334,16 +344,20 @@ SHIM_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *
 }
 
 /* _exit skips atexit and our destructor: count it, write the outputs, go. In
- * a vfork child (the parent's memory) only the real call is made. */
+ * a vfork child (the parent's memory) only the real call is made; from a
+ * signal handler that interrupted a hooked call, nothing is written. */
 static void exit_begin(unsigned fn, const void *pc)
 {
+	int entered;
+
 	if (shim_pid_foreign())
 		return;
-	if (shim_enter(SHIM_FAM(PROC))) {
+	entered = shim_enter(SHIM_FAM(PROC));
+	if (entered) {
 		shim_rec_call(fn, pc, shim_clock_now(), -1, 0, -1);
 		shim_leave();
 	}
-	if (!shim_tls.internal)
+	if (may_flush(entered))
 		shim_finish();
 }
 

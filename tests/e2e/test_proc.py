@@ -129,3 +129,18 @@ class TestProcessTree(ShimTest):
         parent = self.folder(shim, "t_proc", r["parent"])
         self.assertEqual(parent.calls("fork"), 0)
         self.assertEqual(parent.caller_calls("write", "thread_body"), THREADS * THREAD_WRITES)
+
+
+class TestExitPaths(ShimTest):
+    def test_exit_from_signal_handler_inside_hooked_call(self):
+        # the handler's _exit interrupts a hooked read(): the process exits at
+        # once with the handler's status; writing outputs from there is not
+        # safe, so only the child (which _exits normally) leaves a folder
+        bare, shim = self.assertTransparent([target("t_proc_signal")], timeout=60)
+        self.assertEqual(shim.rc, 5)
+        self.assertEqual(shim.stdout, b"child 1\nsignal\n")
+        f = shim.folders("t_proc_signal")
+        self.assertEqual(len(f), 1, f)
+        p = shim.profile("t_proc_signal")
+        self.assertEqual(p.calls("_exit"), 1)
+        self.assertEqual(p.caller_calls("_exit", "child_main"), 1)
