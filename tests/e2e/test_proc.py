@@ -3,7 +3,7 @@
 images), exact counts in each, vfork children transparent and silent."""
 import os
 
-from shimlib import ShimTest, parse_profile, target
+from shimlib import SAN, ShimTest, parse_profile, target
 
 THREADS = 16
 THREAD_WRITES = 25
@@ -12,7 +12,21 @@ EXPECTED_STDOUT = (b"exit 0\n_exit 3\nexec_self 0\nexec_fails 4\nexeclp 0\nexecl
                    b"vfork_true 0\nvfork_fails 126\nspawn 0\n")
 
 
-class TestProcessTree(ShimTest):
+def callers(p, fn, func):
+    """Calls of fn from func; None under ASan, whose interceptors (write,
+    pthread_create, fork, ...) stand between the program and us: the caller
+    we see is libasan."""
+    return None if SAN else p.caller_calls(fn, func)
+
+
+class ProcTest(ShimTest):
+    def assertCallers(self, p, fn, func, n):
+        got = callers(p, fn, func)
+        if got is not None:
+            self.assertEqual(got, n, "%s from %s" % (fn, func))
+
+
+class TestProcessTree(ProcTest):
     def run_tree(self, mallocs=100, env=None):
         pids = os.path.join(self.tmp, "pids")
         bare, shim = self.assertTransparent([target("t_proc"), pids, str(mallocs)], env=env)
@@ -41,17 +55,17 @@ class TestProcessTree(ShimTest):
         self.assertEqual(sorted(shim.folders()), self.expected_folders(r))
 
         parent = self.folder(shim, "t_proc", r["parent"])
-        self.assertEqual(parent.caller_calls("write", "thread_body"), THREADS * THREAD_WRITES)
-        self.assertEqual(parent.caller_calls("write", "parent_writes"), 3)
-        self.assertEqual(parent.caller_calls("write", "note"), 10)
+        self.assertCallers(parent, "write", "thread_body", THREADS * THREAD_WRITES)
+        self.assertCallers(parent, "write", "parent_writes", 3)
+        self.assertCallers(parent, "write", "note", 10)
         self.assertEqual(parent.calls("write"), THREADS * THREAD_WRITES + 3 + 10)
-        self.assertEqual(parent.caller_calls("write", "child_writes"), 0)
+        self.assertCallers(parent, "write", "child_writes", 0)
         self.assertEqual(parent.calls("pthread_create"), THREADS)
-        self.assertEqual(parent.caller_calls("pthread_create", "main"), THREADS)
+        self.assertCallers(parent, "pthread_create", "main", THREADS)
         self.assertEqual(parent.calls("fork"), 6)
-        self.assertEqual(parent.caller_calls("fork", "forked"), 6)
+        self.assertCallers(parent, "fork", "forked", 6)
         self.assertEqual(parent.calls("vfork"), 2)
-        self.assertEqual(parent.caller_calls("vfork", "vforked"), 2)
+        self.assertCallers(parent, "vfork", "vforked", 2)
         self.assertEqual(parent.calls("posix_spawn"), 1)
         # the vfork children's exec and _exit are theirs, never the parent's
         for fn in ("execve", "execv", "_exit", "execl", "execle", "execlp"):
@@ -60,24 +74,24 @@ class TestProcessTree(ShimTest):
         # a fork child counts only its own calls from the fork on
         ex = self.folder(shim, "t_proc", r["exit"])
         self.assertEqual(ex.calls("write"), 7)
-        self.assertEqual(ex.caller_calls("write", "child_writes"), 7)
+        self.assertCallers(ex, "write", "child_writes", 7)
         for fn in ("fork", "pthread_create", "open", "vfork", "malloc"):
             self.assertEqual(ex.calls(fn), 0, fn)
 
         uex = self.folder(shim, "t_proc", r["_exit"])
         self.assertEqual(uex.calls("write"), 11)
         self.assertEqual(uex.calls("_exit"), 1)
-        self.assertEqual(uex.caller_calls("_exit", "child_underscore_exit"), 1)
+        self.assertCallers(uex, "_exit", "child_underscore_exit", 1)
 
         # the image before a successful exec: the exec is in its table
         pre = self.folder(shim, "t_proc", r["exec_self"])
         self.assertEqual(pre.calls("execv"), 1)
         self.assertEqual(pre.functions["execv"]["errors"], 0)
-        self.assertEqual(pre.caller_calls("execv", "child_exec_self"), 1)
+        self.assertCallers(pre, "execv", "child_exec_self", 1)
         self.assertEqual(pre.calls("write"), 0)
         img = self.folder(shim, "t_proc_img", r["exec_self"])
         self.assertEqual(img.calls("write"), 13)
-        self.assertEqual(img.caller_calls("write", "image_writes"), 13)
+        self.assertCallers(img, "write", "image_writes", 13)
         self.assertEqual(img.calls("execv"), 0)
 
         # a failed exec: the image lives on and its folder is rewritten at exit
@@ -86,7 +100,7 @@ class TestProcessTree(ShimTest):
         self.assertEqual(fail.calls("execv"), 1)
         self.assertEqual(fail.functions["execv"]["errors"], 1)
         self.assertEqual(fail.errno_count("execv", "ENOENT"), 1)
-        self.assertEqual(fail.caller_calls("execv", "child_exec_fails"), 1)
+        self.assertCallers(fail, "execv", "child_exec_fails", 1)
         self.assertEqual(fail.calls("write"), 5)
         leftovers = [n for n in os.listdir(os.path.join(shim.out_dir, "t_proc.%d"
                                                         % r["exec_fails"]))
@@ -102,6 +116,8 @@ class TestProcessTree(ShimTest):
         self.assertEqual(le.calls("execve"), 0)
 
     def test_thread_mallocs_exact_by_delta(self):
+        if SAN:
+            self.skipTest("ASan's allocator replaces malloc: our hook never sees it")
         # other code mallocs too; the threads' own share is the difference
         # between the same tree with 100 and with 0 mallocs per thread
         shim100, r100 = self.run_tree(mallocs=100)
@@ -128,10 +144,10 @@ class TestProcessTree(ShimTest):
         self.assertEqual(fail.calls("execv"), 0)
         parent = self.folder(shim, "t_proc", r["parent"])
         self.assertEqual(parent.calls("fork"), 0)
-        self.assertEqual(parent.caller_calls("write", "thread_body"), THREADS * THREAD_WRITES)
+        self.assertCallers(parent, "write", "thread_body", THREADS * THREAD_WRITES)
 
 
-class TestExitPaths(ShimTest):
+class TestExitPaths(ProcTest):
     def test_exit_from_signal_handler_inside_hooked_call(self):
         # the handler's _exit interrupts a hooked read(): the process exits at
         # once with the handler's status; writing outputs from there is not
@@ -143,4 +159,4 @@ class TestExitPaths(ShimTest):
         self.assertEqual(len(f), 1, f)
         p = shim.profile("t_proc_signal")
         self.assertEqual(p.calls("_exit"), 1)
-        self.assertEqual(p.caller_calls("_exit", "child_main"), 1)
+        self.assertCallers(p, "_exit", "child_main", 1)
