@@ -17,7 +17,9 @@
 #include "hook.h"
 
 SHIM_REAL_DECL(fork);
+#if defined(__x86_64__)
 SHIM_REAL_DECL(vfork);
+#endif
 SHIM_REAL_DECL(execve);
 SHIM_REAL_DECL(execv);
 SHIM_REAL_DECL(execvp);
