@@ -1,17 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* DNS family: the resolver entry points, each lookup timed and attributed to a
  * "dns" resource named by the looked-up host (or address, for reverse
- * lookups). Never touches errno or h_errno as the real call left them; never
- * formats with stdio, allocates or locks.
- *
- * Errors. These calls do not fail through errno, so the error recorded is:
- *   - getaddrinfo/getnameinfo: their EAI_* return value as is (negative, so it
- *     cannot be mistaken for an errno; profile.txt prints it as "EAI_NONAME"),
- *     except EAI_SYSTEM, recorded as the errno it stands for when there is one;
- *   - gethostby*: h_errno mapped to the EAI code glibc itself maps it to
- *     (HOST_NOT_FOUND -> EAI_NONAME, TRY_AGAIN -> EAI_AGAIN, NO_RECOVERY ->
- *     EAI_FAIL, NO_DATA -> EAI_NODATA; NETDB_INTERNAL -> errno);
- *   - gethostby*_r returning nonzero (ERANGE...): that errno value. */
+ * lookups). Leaves errno and h_errno as the real call left them; never
+ * formats with stdio, allocates or locks. */
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <string.h>
@@ -51,7 +42,16 @@ static uint32_t addr_res(const void *a, size_t len, int af)
 	return shim_res_intern(SHIM_KIND_DNS, "(other address)", 15);
 }
 
-/* The error to record for an EAI_* return (see the file comment). */
+/* Errors. These calls do not fail through errno, so the error recorded is:
+ *   - getaddrinfo/getnameinfo: their EAI_* return value as is (negative, so it
+ *     cannot be mistaken for an errno; profile.txt prints it as "EAI_NONAME"),
+ *     except EAI_SYSTEM, recorded as the errno it stands for when there is one;
+ *   - gethostby*: h_errno mapped to the EAI code glibc itself maps it to
+ *     (HOST_NOT_FOUND -> EAI_NONAME, TRY_AGAIN -> EAI_AGAIN, NO_RECOVERY ->
+ *     EAI_FAIL, NO_DATA -> EAI_NODATA; NETDB_INTERNAL -> errno);
+ *   - gethostby*_r returning nonzero (ERANGE...): that errno value. */
+
+/* The error to record for an EAI_* return. */
 static int eai_err(int rc, int e)
 {
 	if (rc == EAI_SYSTEM && e > 0)
@@ -59,7 +59,7 @@ static int eai_err(int rc, int e)
 	return rc;
 }
 
-/* The error to record for an h_errno value (see the file comment). */
+/* The error to record for an h_errno value. */
 static int herr_err(int h, int e)
 {
 	switch (h) {

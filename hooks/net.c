@@ -5,11 +5,13 @@
  * hooks/file.c. Records only: no malloc, no stdio, no locks, raw syscalls. */
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "hook.h"
@@ -206,7 +208,8 @@ SHIM_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 }
 
 /* The accepted fd is named by its peer: the address the caller asked for
- * when it fit, else the kernel's getpeername. */
+ * when it fit, else the kernel's getpeername. An unnamed unix peer (the usual
+ * client) is named by the path it came in on: "unix accepted /run/x.sock". */
 static void accepted(int lfd, int fd, const struct sockaddr *sa, socklen_t cap, socklen_t len)
 {
 	struct sockaddr_storage ss;
@@ -221,7 +224,14 @@ static void accepted(int lfd, int fd, const struct sockaddr *sa, socklen_t cap, 
 		sa = (const struct sockaddr *)&ss;
 		len = sl;
 	}
-	id = addr_res(sa, len, sock_type(lfd), NULL);
+	if (sa->sa_family == AF_UNIX && len <= offsetof(struct sockaddr_un, sun_path)) {
+		sl = sizeof(ss);
+		if (syscall(SYS_getsockname, fd, &ss, &sl) != 0)
+			return;
+		id = addr_res((const struct sockaddr *)&ss, sl, 0, "accepted");
+	} else {
+		id = addr_res(sa, len, sock_type(lfd), NULL);
+	}
 	if (id != NO_RES)
 		shim_fd_set(fd, SHIM_KIND_SOCKET, id);
 }
@@ -324,6 +334,9 @@ SHIM_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags, __CONST
 	}
 	r = real_sendto(fd, buf, n, flags, addr, len);
 	e = errno;
+	/* TCP Fast Open: this sendto is the connect */
+	if ((flags & MSG_FASTOPEN) && res != NO_RES && (r >= 0 || e == EINPROGRESS))
+		shim_fd_set(fd, SHIM_KIND_SOCKET, res);
 	REC(sendto, r, r < 0 ? e : 0, res, fd);
 	HOOK_RETURN(r, e);
 }
@@ -342,6 +355,8 @@ SHIM_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	}
 	r = real_sendmsg(fd, msg, flags);
 	e = errno;
+	if ((flags & MSG_FASTOPEN) && res != NO_RES && (r >= 0 || e == EINPROGRESS))
+		shim_fd_set(fd, SHIM_KIND_SOCKET, res);
 	REC(sendmsg, r, r < 0 ? e : 0, res, fd);
 	HOOK_RETURN(r, e);
 }

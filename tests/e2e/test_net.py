@@ -99,6 +99,21 @@ class TestNet(NetTest):
         self.assertEqual(p.resources["udp 127.0.0.1:%d" % sport]["read"], 50)
         self.assertEqual(self.run_bare([target("t_net_udp"), pf]).stdout, shim.stdout)
 
+    def test_unix_sockets(self):
+        path = os.path.join(self.tmp, "s.sock")
+        bare, shim = self.assertTransparent([target("t_net_unix"), path])
+        self.assertEqual(shim.stdout, b"pair 7 path 5\n")
+        p = shim.profile("t_net_unix")
+        r = p.resources
+        self.assertEqual((r["unix socketpair"]["read"], r["unix socketpair"]["written"]), (7, 7))
+        self.assertIn("unix listen " + path, r)
+        self.assertEqual((r["unix " + path]["written"], r["unix " + path]["read"]), (5, 0))
+        # the accepted end of an unnamed client is named by the path it came in on
+        acc = r["unix accepted " + path]
+        self.assertEqual((acc["kind"], acc["read"], acc["written"]), ("socket", 5, 0))
+        self.assertEqual(p.calls("socketpair"), 1)
+        self.assertEqual(p.functions["send"]["bytes"], 12)
+
 
 class TestDns(NetTest):
     def test_lookups(self):
