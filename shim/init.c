@@ -15,6 +15,7 @@
 #include "init.h"
 #include "log.h"
 #include "output.h"
+#include "profiler.h"
 #include "record.h"
 #include "thread.h"
 
@@ -24,7 +25,7 @@ static unsigned families_on; /* what shim_active is when on */
 
 void shim_finish(void)
 {
-	if (!families_on || atomic_exchange(&finished, 1))
+	if ((!families_on && !shim_profiler_hz()) || atomic_exchange(&finished, 1))
 		return;
 	shim_tls.internal++;
 	shim_output_flush();
@@ -54,6 +55,7 @@ static void fork_child(void)
 	shim_log_reset();
 	shim_thread_fork_child();
 	shim_output_fork_child();
+	shim_profiler_fork_child();
 	atomic_store(&finished, 0);
 	shim_tls.internal--;
 }
@@ -98,6 +100,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 		shim_err("cannot register fork handlers: instrumentation is off");
 		goto out;
 	}
+	shim_profiler_init(); /* fails open: the hooks work without it */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:
