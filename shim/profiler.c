@@ -219,6 +219,52 @@ void shim_profiler_thread_start(void)
 	shim_tls.internal--;
 }
 
+/* Start records of threads created and not yet running: a fixed pool. */
+#define WRAPS 256
+struct wrap {
+	atomic_int used;
+	void *(*start)(void *);
+	void *arg;
+};
+static struct wrap wraps[WRAPS];
+
+static void *wrapped_start(void *p)
+{
+	struct wrap *w = p;
+	void *(*start)(void *) = w->start;
+	void *arg = w->arg;
+
+	atomic_store_explicit(&w->used, 0, memory_order_release);
+	shim_profiler_thread_start();
+	return start(arg);
+}
+
+void *shim_profiler_wrap(void *(**start)(void *), void **arg)
+{
+	if (!atomic_load_explicit(&sampling, memory_order_relaxed) || shim_tls.internal)
+		return NULL;
+	for (int i = 0; i < WRAPS; i++) {
+		int expect = 0;
+		if (atomic_load_explicit(&wraps[i].used, memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong(&wraps[i].used, &expect, 1))
+			continue;
+		wraps[i].start = *start;
+		wraps[i].arg = *arg;
+		*start = wrapped_start;
+		*arg = &wraps[i];
+		return &wraps[i];
+	}
+	__atomic_fetch_add(&untracked, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+void shim_profiler_unwrap(void *rec)
+{
+	struct wrap *w = rec;
+	if (w)
+		atomic_store(&w->used, 0);
+}
+
 int shim_profiler_init(void)
 {
 	struct sigaction sa, old;

@@ -37,6 +37,17 @@ int shim_profiler_init(void);
  * pthread_setspecific). Allocates: mmap only. Locks: none. */
 void shim_profiler_thread_start(void);
 
+/* For the pthread_create hook: when sampling is on, replace *start and *arg with
+ * a wrapper that arms the new thread then runs the program's routine. The
+ * record comes from a fixed pool (none free: the thread runs unsampled).
+ * Returns the record to give to shim_profiler_unwrap if pthread_create
+ * fails, or NULL when nothing was wrapped. Async-signal-safe: yes. Allocates:
+ * no. Locks: none. */
+void *shim_profiler_wrap(void *(**start)(void *), void **arg);
+
+/* pthread_create failed: give back the record shim_profiler_wrap returned. */
+void shim_profiler_unwrap(void *rec);
+
 /* fork child: forget the parent's samples and threads, re-arm this thread.
  * Call from the atfork child handler. */
 void shim_profiler_fork_child(void);
