@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Process family: fork, vfork, the exec family, posix_spawn, pthread_create and
  * _exit/_Exit. An exec or _exit ends this image, so its outputs are written
- * first (and written again if the exec fails). vfork is an x86_64 trampoline
- * that counts, then tail-jumps to libc's vfork; a vfork child shares our memory,
- * so every hook here only passes through in it. Never formats, allocates or locks. */
+ * first through shim_finish (and again if the exec fails). vfork is an x86_64
+ * trampoline that counts, then tail-jumps to libc's vfork; a vfork child shares
+ * our memory, so every hook here only passes through in it. The hooks
+ * themselves never format, allocate or lock. */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -63,7 +64,7 @@ SHIM_EXPORT pid_t fork(void)
 #else
 #define VFORK_ENDBR ""
 #endif
-__asm__(".text\n\t"
+__asm__(".pushsection .text\n\t"
 	".globl vfork\n\t"
 	".type vfork, @function\n\t"
 	".p2align 4\n"
@@ -83,7 +84,7 @@ __asm__(".text\n\t"
 	"ret\n\t"
 	".cfi_endproc\n\t"
 	".size vfork, .-vfork\n\t"
-	".previous");
+	".popsection");
 
 /* Called by the vfork trampoline with the caller's return address: count the
  * call and return libc's vfork, or NULL with errno = ENOSYS when it cannot be
