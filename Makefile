@@ -10,7 +10,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -ftls-model=initial-exec -fno-strict-aliasing -MMD -MP
-LDLIBS   := -ldl -lpthread
+LDLIBS   := -ldl -lpthread -ljansson -lz -lm
 
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -81,6 +81,20 @@ $(BUILD)/targets/%: tests/targets/%.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O0 -g -fno-inline -fno-builtin -rdynamic $(WARN) \
 		$< -o $@ -pthread $(if $(filter %_cxx,$*),-lstdc++)
+
+# The CPU profiler's split target in more builds: optimisation x frame
+# pointers, and a stripped one (no -rdynamic: no symbol left at all).
+CPU_VARIANTS := t_cpu_O0_nofp t_cpu_O2 t_cpu_O2_fp t_cpu_stripped
+TARGETS      += $(patsubst %,$(BUILD)/targets/%,$(CPU_VARIANTS))
+$(BUILD)/targets/t_cpu_O0_nofp: CPU_FLAGS := -O0 -fomit-frame-pointer -rdynamic
+$(BUILD)/targets/t_cpu_O2:      CPU_FLAGS := -O2 -fomit-frame-pointer -rdynamic
+$(BUILD)/targets/t_cpu_O2_fp:   CPU_FLAGS := -O2 -fno-omit-frame-pointer -rdynamic
+$(BUILD)/targets/t_cpu_stripped: CPU_FLAGS := -O2 -fomit-frame-pointer
+$(patsubst %,$(BUILD)/targets/%,$(CPU_VARIANTS)): tests/targets/t_cpu.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< ($(notdir $@))")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -g $(CPU_FLAGS) $(WARN) $< -o $@
+	$(Q)$(if $(filter %_stripped,$@),cp $@ $@.full && strip $@)
 
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)

@@ -12,4 +12,24 @@
  * callers section (print_callers layout), then errors and resources. */
 int shim_export_table(const struct shim_model *m, struct shim_sink *out);
 
+/* profile.txt in a given row order (enum shim_view_sort in export/view.h);
+ * shim_export_table uses SHIMMER_SORT. */
+int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *out, int sort);
+
+/* profile.pstats: marshal of the pstats dict; Python's pstats.Stats loads it.
+ * Sampled functions carry ncalls 0 (unknown). Never an empty dict. */
+int shim_export_pstats(const struct shim_model *m, struct shim_sink *out);
+
+/* cpu.folded: "root;...;leaf count" per distinct stack, integer counts. */
+int shim_export_folded(const struct shim_model *m, struct shim_sink *out);
+
+/* flamegraph.svg: self-contained SVG with zoom and search. */
+int shim_export_flamegraph(const struct shim_model *m, struct shim_sink *out);
+
+/* profile.speedscope.json: one sampled profile per thread. */
+int shim_export_speedscope(const struct shim_model *m, struct shim_sink *out);
+
+/* cpu.pb.gz: gzipped pprof profile.proto. */
+int shim_export_pprof(const struct shim_model *m, struct shim_sink *out);
+
 #endif

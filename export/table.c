@@ -9,19 +9,101 @@
 #include <string.h>
 
 #include "../shim/fdtab.h"
+#include "../shim/config.h"
 #include "../shim/fn.h"
 #include "export.h"
+#include "view.h"
 
-/* "%s:%d(%s)" as pstats' func_std_string prints a (file, line, name) key. */
-static char *std_string(const char *file, int line, const char *func)
+static const char *const order_names[] = {"cumulative time", "internal time", "call count",
+					   "function name"};
+
+static void f8(struct shim_sink *o, double v)
 {
-	struct shim_sink s;
-	shim_sink_init(&s);
-	shim_sink_printf(&s, "%s:%d(%s)", file, line, func);
-	return s.failed ? NULL : s.buf;
+	shim_sink_printf(o, "%8.3f ", v);
 }
 
-static int cmp_cumulative(const void *a, const void *b)
+/* One print_stats row: ncalls tottime percall cumtime percall name. An
+ * intercepted call is exact and primitive; a sampled function's count is not
+ * known: "?" and blank per-call columns, as pstats prints a zero count. */
+static void row(struct shim_sink *o, const struct shim_view_entry *e, const char *name)
+{
+	int per = e->known && e->calls;
+
+	if (e->known)
+		shim_sink_printf(o, "%9llu ", (unsigned long long)e->calls);
+	else
+		shim_sink_printf(o, "%9s ", "?");
+	f8(o, e->tt);
+	if (per)
+		f8(o, e->tt / (double)e->calls);
+	else
+		shim_sink_puts(o, "         ");
+	f8(o, e->ct);
+	if (per)
+		f8(o, e->ct / (double)e->calls);
+	else
+		shim_sink_puts(o, "         ");
+	shim_sink_printf(o, "%s\n", name);
+}
+
+static const struct shim_view *sort_view;
+
+static int cmp_caller(const void *a, const void *b)
+{
+	const struct shim_view_entry *x = &sort_view->e[((const struct shim_view_caller *)a)->entry];
+	const struct shim_view_entry *y = &sort_view->e[((const struct shim_view_caller *)b)->entry];
+	int r = strcmp(x->file, y->file);
+	if (r)
+		return r;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* print_callers: "name.ljust(width)<-" then one caller a line, sorted by key,
+ * pstats' own alignment (the first caller on the same line). */
+static int callers(struct shim_sink *o, const struct shim_view *v, const struct shim_view_entry *e,
+		   const char *name, size_t width)
+{
+	struct shim_view_caller *list;
+	size_t n = e->ncallers;
+
+	shim_sink_printf(o, "%-*s<-", (int)width, name);
+	if (!n) {
+		shim_sink_puts(o, " \n"); /* print(..., end=' ') then print() */
+		return 0;
+	}
+	list = malloc(n * sizeof(*list));
+	if (!list)
+		return -1;
+	memcpy(list, e->callers, n * sizeof(*list));
+	sort_view = v;
+	qsort(list, n, sizeof(*list), cmp_caller);
+	for (size_t i = 0; i < n; i++) {
+		char calls[32], *cname = shim_view_std_string(&v->e[list[i].entry]);
+		if (!cname) {
+			free(list);
+			return -1;
+		}
+		if (v->e[list[i].entry].known || list[i].calls)
+			snprintf(calls, sizeof(calls), "%llu", (unsigned long long)list[i].calls);
+		else
+			snprintf(calls, sizeof(calls), "?");
+		/* pstats: the first caller follows "<- " right-justified to 7, the
+		 * others are indented width+1 and right-justified to 9 */
+		if (i == 0)
+			shim_sink_puts(o, " ");
+		else
+			shim_sink_printf(o, "%*s", (int)width + 1, "");
+		shim_sink_printf(o, "%*s %8.3f %8.3f  %s\n", i == 0 ? 7 : 9, calls, list[i].tt,
+				 list[i].ct, cname);
+		free(cname);
+	}
+	free(list);
+	return 0;
+}
+
+static int cmp_call(const void *a, const void *b)
 {
 	const struct shim_model_call *x = *(const struct shim_model_call *const *)a;
 	const struct shim_model_call *y = *(const struct shim_model_call *const *)b;
@@ -32,99 +114,29 @@ static int cmp_cumulative(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-static void f8(struct shim_sink *o, double v)
+static int io_section(struct shim_sink *o, const struct shim_model *m)
 {
-	shim_sink_printf(o, "%8.3f ", v);
-}
+	const struct shim_model_call **rows = calloc(m->ncalls + 1, sizeof(*rows));
+	size_t n = m->ncalls;
 
-/* One print_stats row: ncalls tottime percall cumtime percall name. The
- * intercepted call is a leaf: cumtime = tottime, every call primitive. */
-static void row(struct shim_sink *o, const struct shim_model_call *c, const char *name)
-{
-	shim_sink_printf(o, "%9llu ", (unsigned long long)c->calls);
-	f8(o, c->seconds);
-	f8(o, c->calls ? c->seconds / (double)c->calls : 0);
-	f8(o, c->seconds);
-	f8(o, c->calls ? c->seconds / (double)c->calls : 0);
-	shim_sink_printf(o, "%s\n", name);
-}
-
-struct caller_ref {
-	const struct shim_model_caller *c;
-	char *name;
-};
-
-static int cmp_caller_name(const void *a, const void *b)
-{
-	const struct caller_ref *x = a, *y = b;
-	int r = strcmp(x->c->where.file, y->c->where.file);
-	if (r)
-		return r;
-	if (x->c->where.line != y->c->where.line)
-		return x->c->where.line < y->c->where.line ? -1 : 1;
-	return strcmp(x->c->where.func, y->c->where.func);
-}
-
-/* print_callers: "name.ljust(width)<-" then one caller a line, pstats' own
- * alignment (the first caller on the same line). */
-static int callers(struct shim_sink *o, const struct shim_model_call *c, const char *name,
-		   size_t width)
-{
-	struct caller_ref *refs;
-	size_t n = c->ncallers;
-
-	shim_sink_printf(o, "%-*s<-", (int)width, name);
-	if (!n) {
-		shim_sink_puts(o, "\n");
-		return 0;
-	}
-	refs = calloc(n, sizeof(*refs));
-	if (!refs)
+	if (!rows)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		refs[i].c = &c->callers[i];
-		refs[i].name = std_string(c->callers[i].where.file, c->callers[i].where.line,
-					  c->callers[i].where.func);
-		if (!refs[i].name) {
-			for (size_t j = 0; j < i; j++)
-				free(refs[j].name);
-			free(refs);
-			return -1;
-		}
-	}
-	qsort(refs, n, sizeof(*refs), cmp_caller_name);
-	for (size_t i = 0; i < n; i++) {
-		char calls[32];
-		snprintf(calls, sizeof(calls), "%llu", (unsigned long long)refs[i].c->calls);
-		/* pstats: the first caller follows "<- " right-justified to 7, the
-		 * others are indented width+1 and right-justified to 9 */
-		if (i == 0)
-			shim_sink_puts(o, " ");
-		else
-			shim_sink_printf(o, "%*s", (int)width + 1, "");
-		shim_sink_printf(o, "%*s %8.3f %8.3f  %s\n", i == 0 ? 7 : 9, calls,
-				 refs[i].c->seconds, refs[i].c->seconds, refs[i].name);
-		free(refs[i].name);
-	}
-	free(refs);
-	return 0;
-}
-
-static void io_section(struct shim_sink *o, const struct shim_model *m,
-		       const struct shim_model_call *const *rows, size_t n, char *const *names)
-{
+	for (size_t i = 0; i < n; i++)
+		rows[i] = &m->calls[i];
+	qsort(rows, n, sizeof(*rows), cmp_call);
 	shim_sink_puts(o, "   Calls by function (exact)\n\n");
 	shim_sink_puts(o, "   family        calls     errors          bytes   seconds "
 			  "function\n");
 	for (size_t i = 0; i < n; i++) {
 		const struct shim_model_call *c = rows[i];
-		shim_sink_printf(o, "   %-6s %12llu %10llu %14llu %9.6f %s\n",
+		shim_sink_printf(o, "   %-6s %12llu %10llu %14llu %9.6f %s:0(%s)\n",
 				 shim_family_name(c->family), (unsigned long long)c->calls,
 				 (unsigned long long)c->errors, (unsigned long long)c->bytes,
-				 c->seconds, names[i]);
+				 c->seconds, c->module, c->name);
 	}
-	(void)m;
 	shim_sink_puts(o, "\n");
+	free(rows);
+	return 0;
 }
 
 /* Negative errors are EAI_* codes recorded by the DNS hooks (hooks/dns.c). */
@@ -201,30 +213,39 @@ static void resource_section(struct shim_sink *o, const struct shim_model *m, co
 	shim_sink_puts(o, "\n");
 }
 
-int shim_export_table(const struct shim_model *m, struct shim_sink *o)
+static void samples_line(struct shim_sink *o, const struct shim_model *m)
 {
-	const struct shim_model_call **rows;
-	char **names;
-	size_t n = m->ncalls, width = 0;
-	uint64_t total = shim_model_total_calls(m);
-	int rc = 0;
+	if (!m->hz && !m->samples)
+		return;
+	shim_sink_printf(o, "   CPU samples: %llu (%s time), effective period %.3f ms (%.0f Hz, %d "
+			    "requested), %llu dropped; a sampled function's ncalls is not known "
+			    "(\"?\")\n\n",
+			 (unsigned long long)m->samples, m->clock_wall ? "wall" : "CPU",
+			 m->period_ns / 1e6, m->period_ns > 0 ? 1e9 / m->period_ns : 0.0, m->hz,
+			 (unsigned long long)m->samples_dropped);
+}
 
-	rows = calloc(n ? n : 1, sizeof(*rows));
-	names = calloc(n ? n : 1, sizeof(*names));
-	if (!rows || !names) {
-		free(rows);
-		free(names);
+int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *o, int sort)
+{
+	struct shim_view v;
+	size_t *order, n = 0, width = 0;
+	char **names = NULL;
+	int rc = -1;
+
+	if (sort < 0 || sort > SHIM_VIEW_NAME)
+		sort = SHIM_VIEW_CUMULATIVE;
+	if (shim_view_build(m, &v) != 0)
 		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		rows[i] = &m->calls[i];
-	qsort(rows, n, sizeof(*rows), cmp_cumulative);
+	order = shim_view_order(&v, sort, &n);
+	if (!order)
+		goto out;
+	names = calloc(n + 1, sizeof(*names));
+	if (!names)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
-		names[i] = std_string(rows[i]->module, 0, rows[i]->name);
-		if (!names[i]) {
-			rc = -1;
+		names[i] = shim_view_std_string(&v.e[order[i]]);
+		if (!names[i])
 			goto out;
-		}
 		if (strlen(names[i]) > width)
 			width = strlen(names[i]);
 	}
@@ -233,26 +254,26 @@ int shim_export_table(const struct shim_model *m, struct shim_sink *o)
 	shim_sink_printf(o, "Shimmer profile of %s (pid %d, parent %d), %.3f s wall, %llu "
 			    "thread(s)\n\n",
 			 m->exe, m->pid, m->ppid, m->wall_seconds, (unsigned long long)m->threads);
+	samples_line(o, m);
 	shim_sink_printf(o, "         %llu function calls in %.3f seconds\n\n",
-			 (unsigned long long)total, shim_model_total_seconds(m));
-	shim_sink_puts(o, "   Ordered by: cumulative time\n\n");
+			 (unsigned long long)v.total_calls, v.total_tt);
+	shim_sink_printf(o, "   Ordered by: %s\n\n", order_names[sort]);
 	shim_sink_puts(o, "   ncalls  tottime  percall  cumtime  percall "
 			  "filename:lineno(function)\n");
 	for (size_t i = 0; i < n; i++)
-		row(o, rows[i], names[i]);
+		row(o, &v.e[order[i]], names[i]);
 	shim_sink_puts(o, "\n\n");
 
-	shim_sink_puts(o, "   Ordered by: cumulative time\n\n");
+	shim_sink_printf(o, "   Ordered by: %s\n\n", order_names[sort]);
 	shim_sink_printf(o, "%-*s%s\n", (int)width, "Function ", "was called by...");
 	shim_sink_printf(o, "%*s    ncalls  tottime  cumtime\n", (int)width, "");
 	for (size_t i = 0; i < n; i++)
-		if (callers(o, rows[i], names[i], width) != 0) {
-			rc = -1;
+		if (callers(o, &v, &v.e[order[i]], names[i], width) != 0)
 			goto out;
-		}
 	shim_sink_puts(o, "\n\n");
 
-	io_section(o, m, rows, n, names);
+	if (io_section(o, m) != 0)
+		goto out;
 	errors_section(o, m);
 	resource_section(o, m, "Files", SHIM_KIND_FILE, SHIM_KIND_FILE);
 	resource_section(o, m, "Peers", SHIM_KIND_SOCKET, SHIM_KIND_SOCKET);
@@ -266,10 +287,17 @@ int shim_export_table(const struct shim_model *m, struct shim_sink *o)
 				 (unsigned long long)m->dropped.errs,
 				 (unsigned long long)m->dropped.res,
 				 (unsigned long long)m->dropped.threads);
+	rc = o->failed ? -1 : 0;
 out:
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; names && i < n; i++)
 		free(names[i]);
 	free(names);
-	free(rows);
+	free(order);
+	shim_view_free(&v);
 	return rc;
+}
+
+int shim_export_table(const struct shim_model *m, struct shim_sink *o)
+{
+	return shim_export_table_sorted(m, o, shim_config.sort);
 }

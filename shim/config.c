@@ -2,6 +2,7 @@
 /* SHIMMER_* settings: each one optional, validated, documented in README and
  * `shimmer --help`. Never aborts; a bad value turns instrumentation off. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -49,6 +50,68 @@ int shim_config_parse_families(const char *s, unsigned *mask, const char **bad)
 	return 0;
 }
 
+int shim_config_parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s || *s == ' ' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static const char *const format_names[SHIM_FMT_COUNT] = {
+	"table", "pstats", "folded", "flamegraph", "speedscope", "pprof",
+};
+
+const char *shim_format_name(unsigned fmt)
+{
+	return fmt < SHIM_FMT_COUNT ? format_names[fmt] : "?";
+}
+
+int shim_config_parse_formats(const char *s, unsigned *mask, const char **bad)
+{
+	static char word[32];
+	unsigned m = 0;
+
+	*bad = NULL;
+	if (!*s) {
+		*bad = "(empty)";
+		return -1;
+	}
+	while (*s) {
+		size_t n = strcspn(s, ","), f;
+		if (n == 0 || n >= sizeof(word)) {
+			*bad = n ? s : "(empty)";
+			return -1;
+		}
+		memcpy(word, s, n);
+		word[n] = '\0';
+		if (strcmp(word, "all") == 0) {
+			m |= (1u << SHIM_FMT_COUNT) - 1;
+		} else {
+			for (f = 0; f < SHIM_FMT_COUNT; f++)
+				if (strcmp(word, format_names[f]) == 0)
+					break;
+			if (f == SHIM_FMT_COUNT) {
+				*bad = word;
+				return -1;
+			}
+			m |= 1u << f;
+		}
+		s += n;
+		if (*s == ',')
+			s++;
+	}
+	*mask = m;
+	return 0;
+}
+
 static int bad(const char *name, const char *value, const char *why)
 {
 	/* the level is not known yet when SHIMMER_LOG itself is bad: speak */
@@ -67,6 +130,8 @@ int shim_config_load(void)
 	memset(&shim_config, 0, sizeof(shim_config));
 	shim_config.families = (1u << SHIM_FAM_COUNT) - 1;
 	shim_config.log_level = SHIM_LOG_ERROR;
+	shim_config.hz = SHIM_HZ_DEFAULT;
+	shim_config.stack_depth = SHIM_DEPTH_DEFAULT;
 
 	v = getenv("SHIMMER_LOG");
 	if (v && *v) {
@@ -104,6 +169,47 @@ int shim_config_load(void)
 			memcpy(why + 16 + n, "' (alloc,file,stdio,net,dns,proc,all,none)", 43);
 			return bad("SHIMMER_HOOKS", v, why);
 		}
+	}
+
+	v = getenv("SHIMMER_HZ");
+	if (v && shim_config_parse_int(v, 0, SHIM_HZ_MAX, &shim_config.hz) != 0)
+		return bad("SHIMMER_HZ", v, "expected samples a second, 0 (off) to 10000");
+	v = getenv("SHIMMER_CLOCK");
+	if (v && *v) {
+		if (strcmp(v, "wall") == 0)
+			shim_config.clock_wall = 1;
+		else if (strcmp(v, "cpu") != 0)
+			return bad("SHIMMER_CLOCK", v, "expected cpu or wall");
+	}
+	v = getenv("SHIMMER_STACK_DEPTH");
+	if (v && shim_config_parse_int(v, 1, SHIM_DEPTH_MAX, &shim_config.stack_depth) != 0)
+		return bad("SHIMMER_STACK_DEPTH", v, "expected frames a sample, 1 to 512");
+	v = getenv("SHIMMER_FLUSH_SECS");
+	if (v && shim_config_parse_int(v, 0, 86400, &shim_config.flush_secs) != 0)
+		return bad("SHIMMER_FLUSH_SECS", v, "expected seconds, 0 (only at exit) to 86400");
+	shim_config.formats = (1u << SHIM_FMT_COUNT) - 1;
+	v = getenv("SHIMMER_FORMATS");
+	if (v) {
+		const char *which;
+		if (shim_config_parse_formats(v, &shim_config.formats, &which) != 0) {
+			char why[160];
+			snprintf(why, sizeof(why), "unknown format '%.40s' (table,pstats,folded,"
+				 "flamegraph,speedscope,pprof,all)", which);
+			return bad("SHIMMER_FORMATS", v, why);
+		}
+	}
+
+	v = getenv("SHIMMER_SORT");
+	if (v && *v) {
+		/* the order of enum shim_view_sort */
+		static const char *const keys[] = {"cumulative", "tottime", "ncalls", "name"};
+		int i;
+		for (i = 0; i < 4; i++)
+			if (strcmp(v, keys[i]) == 0)
+				break;
+		if (i == 4)
+			return bad("SHIMMER_SORT", v, "expected cumulative, tottime, ncalls or name");
+		shim_config.sort = i;
 	}
 
 	v = getenv("SHIMMER_OUT");

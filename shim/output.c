@@ -19,12 +19,18 @@
 #include "sink.h"
 
 struct writer {
+	unsigned fmt; /* enum shim_format: the SHIMMER_FORMATS bit */
 	const char *file;
 	int (*render)(const struct shim_model *, struct shim_sink *);
 };
 
 static const struct writer writers[] = {
-	{"profile.txt", shim_export_table},
+	{SHIM_FMT_TABLE, "profile.txt", shim_export_table},
+	{SHIM_FMT_PSTATS, "profile.pstats", shim_export_pstats},
+	{SHIM_FMT_FOLDED, "cpu.folded", shim_export_folded},
+	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph},
+	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope},
+	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof},
 };
 
 static char run_dir[PATH_MAX];
@@ -169,6 +175,8 @@ int shim_output_flush(void)
 	}
 	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++) {
 		struct shim_sink s;
+		if (!(shim_config.formats & (1u << writers[i].fmt)))
+			continue;
 		shim_sink_init(&s);
 		if (writers[i].render(&m, &s) != 0 || s.failed) {
 			shim_err("cannot render %s%s", writers[i].file,
