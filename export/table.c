@@ -42,9 +42,16 @@ static void row(struct shim_sink *o, const struct shim_model_call *c, const char
 {
 	shim_sink_printf(o, "%9llu ", (unsigned long long)c->calls);
 	f8(o, c->seconds);
-	f8(o, c->calls ? c->seconds / (double)c->calls : 0);
+	/* pstats leaves percall blank (8 spaces) when there were no calls */
+	if (c->calls)
+		f8(o, c->seconds / (double)c->calls);
+	else
+		shim_sink_puts(o, "         ");
 	f8(o, c->seconds);
-	f8(o, c->calls ? c->seconds / (double)c->calls : 0);
+	if (c->calls)
+		f8(o, c->seconds / (double)c->calls);
+	else
+		shim_sink_puts(o, "         ");
 	shim_sink_printf(o, "%s\n", name);
 }
 
@@ -72,7 +79,9 @@ static int callers(struct shim_sink *o, const struct shim_model_call *c, const c
 	struct caller_ref *refs;
 	size_t n = c->ncallers;
 
-	shim_sink_printf(o, "%-*s<-", (int)width, name);
+	/* print_call_line prints the arrow with end=' ': the space stays even
+	 * when no caller follows */
+	shim_sink_printf(o, "%-*s<- ", (int)width, name);
 	if (!n) {
 		shim_sink_puts(o, "\n");
 		return 0;
@@ -97,9 +106,7 @@ static int callers(struct shim_sink *o, const struct shim_model_call *c, const c
 		snprintf(calls, sizeof(calls), "%llu", (unsigned long long)refs[i].c->calls);
 		/* pstats: the first caller follows "<- " right-justified to 7, the
 		 * others are indented width+1 and right-justified to 9 */
-		if (i == 0)
-			shim_sink_puts(o, " ");
-		else
+		if (i > 0)
 			shim_sink_printf(o, "%*s", (int)width + 1, "");
 		shim_sink_printf(o, "%*s %8.3f %8.3f  %s\n", i == 0 ? 7 : 9, calls,
 				 refs[i].c->seconds, refs[i].c->seconds, refs[i].name);
@@ -207,22 +214,30 @@ int shim_export_table(const struct shim_model *m, struct shim_sink *o)
 			 m->exe, m->pid, m->ppid, m->wall_seconds, (unsigned long long)m->threads);
 	shim_sink_printf(o, "         %llu function calls in %.3f seconds\n\n",
 			 (unsigned long long)total, shim_model_total_seconds(m));
-	shim_sink_puts(o, "   Ordered by: cumulative time\n\n");
-	shim_sink_puts(o, "   ncalls  tottime  percall  cumtime  percall "
-			  "filename:lineno(function)\n");
-	for (size_t i = 0; i < n; i++)
-		row(o, rows[i], names[i]);
-	shim_sink_puts(o, "\n\n");
+	/* pstats prints neither section when there is no row (get_print_list) */
+	if (n) {
+		int any_callers = 0;
+		shim_sink_puts(o, "   Ordered by: cumulative time\n\n");
+		shim_sink_puts(o, "   ncalls  tottime  percall  cumtime  percall "
+				  "filename:lineno(function)\n");
+		for (size_t i = 0; i < n; i++)
+			row(o, rows[i], names[i]);
+		shim_sink_puts(o, "\n\n");
 
-	shim_sink_puts(o, "   Ordered by: cumulative time\n\n");
-	shim_sink_printf(o, "%-*s%s\n", (int)width, "Function ", "was called by...");
-	shim_sink_printf(o, "%*s    ncalls  tottime  cumtime\n", (int)width, "");
-	for (size_t i = 0; i < n; i++)
-		if (callers(o, rows[i], names[i], width) != 0) {
-			rc = -1;
-			goto out;
-		}
-	shim_sink_puts(o, "\n\n");
+		shim_sink_puts(o, "   Ordered by: cumulative time\n\n");
+		shim_sink_printf(o, "%-*s%s\n", (int)width, "Function ", "was called by...");
+		/* print_call_heading: the sub-header only when some entry has callers */
+		for (size_t i = 0; i < n; i++)
+			any_callers |= rows[i]->ncallers != 0;
+		if (any_callers)
+			shim_sink_printf(o, "%*s    ncalls  tottime  cumtime\n", (int)width, "");
+		for (size_t i = 0; i < n; i++)
+			if (callers(o, rows[i], names[i], width) != 0) {
+				rc = -1;
+				goto out;
+			}
+		shim_sink_puts(o, "\n\n");
+	}
 
 	io_section(o, m, rows, n, names);
 	errors_section(o, m);
