@@ -59,16 +59,29 @@ static void fork_child(void)
 }
 
 /* Another copy of libshimmer.so earlier in LD_PRELOAD owns the hooks: this
- * copy would see nothing and write an empty profile over the real one. */
+ * copy would see nothing and write an empty profile over the real one. A copy
+ * is known by its name, or (renamed) by its write hook's code being ours. */
 static int shadowed(void)
 {
 	Dl_info mine, first;
-	void *w = dlsym(RTLD_DEFAULT, "write");
+	void *w = dlsym(RTLD_DEFAULT, "write"), *self, *own = NULL;
+	const char *b;
 
 	if (!w || !dladdr((void *)shadowed, &mine) || !dladdr(w, &first))
 		return 0;
-	return first.dli_fbase != mine.dli_fbase &&
-	       strstr(first.dli_fname ? first.dli_fname : "", "shimmer") != NULL;
+	if (first.dli_fbase == mine.dli_fbase)
+		return 0;
+	b = first.dli_fname ? strrchr(first.dli_fname, '/') : NULL;
+	b = b ? b + 1 : first.dli_fname ? first.dli_fname : "";
+	if (strstr(b, "shimmer"))
+		return 1;
+	/* our own write: a handle looks in this object first */
+	self = mine.dli_fname ? dlopen(mine.dli_fname, RTLD_LAZY | RTLD_NOLOAD) : NULL;
+	if (self) {
+		own = dlsym(self, "write");
+		dlclose(self);
+	}
+	return own && own != w && memcmp(own, w, 64) == 0;
 }
 
 __attribute__((constructor)) static void shim_ctor(void)
