@@ -35,7 +35,8 @@ def base_env(extra=None):
             del env[k]
     env.pop("LD_PRELOAD", None)
     if SAN:
-        env["ASAN_OPTIONS"] = "detect_leaks=0:verify_asan_link_order=0:abort_on_error=0"
+        env["ASAN_OPTIONS"] = ("detect_leaks=0:verify_asan_link_order=0:abort_on_error=0:"
+                               "allocator_may_return_null=1")
         env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
     if extra:
         env.update(extra)
