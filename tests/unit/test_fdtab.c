@@ -99,7 +99,7 @@ static void test_fd_set_dup_clear(void **state)
 {
 	/* fds far above anything open here: the table is all that knows them */
 	const int fd = 60000, fd2 = 60001;
-	uint32_t id = shim_res_intern(SHIM_KIND_SOCKET, "tcp 127.0.0.1:9", 17);
+	uint32_t id = shim_res_intern(SHIM_KIND_SOCKET, "tcp 127.0.0.1:9", 15);
 	unsigned kind = 99;
 	(void)state;
 
