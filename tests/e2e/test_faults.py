@@ -176,8 +176,9 @@ class TestPreloadTwice(FaultTest):
         self.assertEqual(len(shim.folders("t_write")), 1, shim.folders())
         p = shim.profile("t_write")
         self.assertEqual(p.calls("write"), 1000)
-        self.assertEqual(p.caller_calls("write", "do_writes"), 1000)
         self.assertEqual(p.calls("open"), 18)
+        if not shimlib.SAN:  # under ASan its interceptor is write's caller
+            self.assertEqual(p.caller_calls("write", "do_writes"), 1000)
         self.assertDataIntact()
 
     def san(self):
