@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* export/table.c: a hand-built model rendered into a memory sink, compared
+/* export/table.c (profile.txt): a hand-built model rendered into a memory sink, compared
  * with tests/golden/table.txt (SHIMMER_UPDATE_GOLDEN=1 rewrites it), and its
  * pstats part compared with what CPython's own pstats prints for the same
  * numbers (tests/golden/pstats_ref.py). */
