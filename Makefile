@@ -99,7 +99,7 @@ $(patsubst %,$(BUILD)/targets/%,$(CPU_VARIANTS)): tests/targets/t_cpu.c
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c
 	@mkdir -p $(dir $@)

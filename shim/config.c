@@ -19,7 +19,11 @@ int shim_config_parse_families(const char *s, unsigned *mask, const char **bad)
 	unsigned m = 0;
 
 	*bad = NULL;
-	while (*s) {
+	if (!*s) {
+		*bad = "(empty)";
+		return -1;
+	}
+	for (;;) {
 		size_t n = strcspn(s, ",");
 		unsigned f;
 		if (n == 0 || n >= sizeof(word)) {
@@ -43,8 +47,9 @@ int shim_config_parse_families(const char *s, unsigned *mask, const char **bad)
 			m |= 1u << f;
 		}
 		s += n;
-		if (*s == ',')
-			s++;
+		if (!*s)
+			break;
+		s++; /* the comma: an item must follow it ("file," is an empty item) */
 	}
 	*mask = m;
 	return 0;
@@ -114,11 +119,14 @@ int shim_config_parse_formats(const char *s, unsigned *mask, const char **bad)
 
 static int bad(const char *name, const char *value, const char *why)
 {
+	/* quote at most 80 bytes of the value: the reason must fit on the line */
+	int vlen = (int)strnlen(value, 81);
+
 	/* the level is not known yet when SHIMMER_LOG itself is bad: speak */
 	if (shim_log_level < SHIM_LOG_ERROR)
 		shim_log_level = SHIM_LOG_ERROR;
-	shim_err("%s=%s: %s; instrumentation is off, the program runs untouched", name, value,
-		 why);
+	shim_err("%s=%.*s%s: %s; instrumentation is off, the program runs untouched", name,
+		 vlen > 80 ? 80 : vlen, value, vlen > 80 ? "..." : "", why);
 	shim_config.disabled = 1;
 	return -1;
 }
@@ -156,11 +164,12 @@ int shim_config_load(void)
 			return bad("SHIMMER_DISABLE", v, "expected 0 or 1");
 	}
 
+	/* empty means unset, as for every other setting but SHIMMER_OUT */
 	v = getenv("SHIMMER_HOOKS");
-	if (v) {
+	if (v && *v) {
 		const char *which;
 		if (shim_config_parse_families(v, &shim_config.families, &which) != 0) {
-			char why[96];
+			char why[128]; /* 16 + 40 + 43 bytes at most */
 			size_t n = strlen(which);
 			memcpy(why, "unknown family '", 16);
 			if (n > 40)
@@ -214,7 +223,7 @@ int shim_config_load(void)
 
 	v = getenv("SHIMMER_OUT");
 	if (!v)
-		v = "./shimmer-out";
+		v = "shimmer-out";
 	if (!*v)
 		return bad("SHIMMER_OUT", v, "empty path");
 	if (v[0] == '/') {

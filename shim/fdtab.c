@@ -169,7 +169,10 @@ size_t shim_addr_format(const struct sockaddr *sa, socklen_t len, int socktype, 
 	const char *proto = socktype == SOCK_DGRAM ? "udp" : socktype == SOCK_STREAM ? "tcp" : "ip";
 	int n = 0;
 
-	if (!sa || len < sizeof(sa_family_t) || size == 0)
+	if (size == 0)
+		return 0;
+	buf[0] = '\0'; /* an address too short for its family names nothing */
+	if (!sa || len < sizeof(sa_family_t))
 		return 0;
 	switch (sa->sa_family) {
 	case AF_INET: {

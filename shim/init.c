@@ -3,6 +3,7 @@
  * the fixed tables and registers fork handlers: no thread, no file I/O, no
  * heavy library, so every process the user starts pays little. */
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -71,16 +72,70 @@ static void fork_child(void)
 }
 
 /* Another copy of libshimmer.so earlier in LD_PRELOAD owns the hooks: this
- * copy would see nothing and write an empty profile over the real one. */
+ * copy would see nothing and write an empty profile over the real one. A copy
+ * is an object loaded before this one whose name says shimmer, or (renamed)
+ * which holds this very code at the same offset. Objects are checked in load
+ * order, not by who wins "write": a sanitizer runtime may come first. No
+ * dlopen/dlsym here: a failed one leaves a dlerror string that the next dl
+ * call frees through our not yet resolved free. */
+#define SHADOW_BYTES 64
+
+struct shadow_scan {
+	uintptr_t code; /* this function's address */
+	uintptr_t mine; /* this object's load address, 0 until found */
+	int found;
+};
+
+static int covers(const struct dl_phdr_info *info, uintptr_t a)
+{
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a >= lo &&
+		    a + SHADOW_BYTES <= lo + ph->p_memsz)
+			return 1;
+	}
+	return 0;
+}
+
+static int find_mine(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct shadow_scan *s = arg;
+
+	(void)size;
+	if (!covers(info, s->code))
+		return 0;
+	s->mine = info->dlpi_addr;
+	return 1;
+}
+
+static int scan_before(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct shadow_scan *s = arg;
+	const char *b;
+	uintptr_t twin;
+
+	(void)size;
+	if (info->dlpi_addr == s->mine)
+		return 1; /* only the objects before this one */
+	b = info->dlpi_name ? strrchr(info->dlpi_name, '/') : NULL;
+	b = b ? b + 1 : info->dlpi_name ? info->dlpi_name : "";
+	twin = info->dlpi_addr + (s->code - s->mine);
+	if (strstr(b, "shimmer") ||
+	    (covers(info, twin) && memcmp((void *)twin, (void *)s->code, SHADOW_BYTES) == 0))
+		s->found = 1;
+	return s->found;
+}
+
 static int shadowed(void)
 {
-	Dl_info mine, first;
-	void *w = dlsym(RTLD_DEFAULT, "write");
+	struct shadow_scan s = {.code = (uintptr_t)shadowed};
 
-	if (!w || !dladdr((void *)shadowed, &mine) || !dladdr(w, &first))
+	dl_iterate_phdr(find_mine, &s);
+	if (!s.mine)
 		return 0;
-	return first.dli_fbase != mine.dli_fbase &&
-	       strstr(first.dli_fname ? first.dli_fname : "", "shimmer") != NULL;
+	dl_iterate_phdr(scan_before, &s);
+	return s.found;
 }
 
 __attribute__((constructor)) static void shim_ctor(void)

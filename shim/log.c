@@ -45,8 +45,14 @@ void shim_log(int level, const char *fmt, ...)
 	if (n < 0)
 		goto out;
 	n += 9;
-	if (n > (int)sizeof(buf) - 1)
-		n = sizeof(buf) - 1;
+	/* vsnprintf stopped at sizeof(buf) - 2 with its NUL: the newline goes
+	 * over that NUL, never after it */
+	if (n > (int)sizeof(buf) - 2)
+		n = sizeof(buf) - 2;
+	/* one message, one line: a value quoted in it may hold control bytes */
+	for (int i = 9; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 || buf[i] == 0x7f)
+			buf[i] = '?';
 	buf[n++] = '\n';
 	syscall(SYS_write, 2, buf, (size_t)n);
 out:

@@ -104,7 +104,10 @@ static int build_callers(struct shim_model_call *c, const struct shim_thread *al
 		c->callers[j].bytes += s->st.bytes;
 		c->callers[j].seconds += (double)s->st.ticks * npt * 1e-9;
 	}
-	qsort(c->callers, c->ncallers, sizeof(*c->callers), cmp_caller);
+	/* counted-only calls (allocations) have no callers: callers stays NULL,
+	 * and qsort's pointer must not be NULL even for no elements */
+	if (c->ncallers > 1)
+		qsort(c->callers, c->ncallers, sizeof(*c->callers), cmp_caller);
 	return 0;
 }
 

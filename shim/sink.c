@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Memory sink for writers. Export time only (allocates). */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,10 @@ static int reserve(struct shim_sink *s, size_t more)
 
 	if (s->failed)
 		return -1;
+	if (more > SIZE_MAX / 4 - s->len) { /* the doubling below must not wrap */
+		s->failed = 1;
+		return -1;
+	}
 	if (want <= s->cap)
 		return 0;
 	while (cap < want)
