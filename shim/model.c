@@ -13,6 +13,7 @@
 #include "fdtab.h"
 #include "fn.h"
 #include "model.h"
+#include "profiler.h"
 #include "thread.h"
 
 static void add(const struct shim_thread *t, void *arg)
@@ -129,7 +130,9 @@ int shim_model_build(struct shim_model *m)
 	all = mmap(NULL, sizeof(*all), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (all == MAP_FAILED)
 		return -1;
-	shim_sym_begin();
+	/* DWARF only when there are samples: a short process (most of a build)
+	 * should not pay for loading libdw at its exit */
+	shim_sym_begin(shim_profiler_samples() > 0);
 	shim_thread_foreach(add, all);
 	m->threads = shim_thread_seen();
 	m->dropped.sites = all->sites_dropped;

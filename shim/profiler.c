@@ -426,3 +426,15 @@ int shim_profiler_wall(void)
 {
 	return clock_id == CLOCK_MONOTONIC && hz;
 }
+
+static void count_samples(const struct shim_prof_view *v, void *arg)
+{
+	*(uint64_t *)arg += v->samples;
+}
+
+uint64_t shim_profiler_samples(void)
+{
+	uint64_t n = 0;
+	shim_profiler_foreach(count_samples, &n);
+	return n;
+}

@@ -70,6 +70,9 @@ void shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev);
  * time; the tables may still grow while fn reads them. */
 void shim_profiler_foreach(void (*fn)(const struct shim_prof_view *, void *), void *arg);
 
+/* Samples kept so far over all threads (live and exited). Export time. */
+uint64_t shim_profiler_samples(void);
+
 /* Requested rate (0 = off or yielded) and clock of this run. */
 int shim_profiler_hz(void);
 int shim_profiler_wall(void);

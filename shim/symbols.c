@@ -105,11 +105,11 @@ static int load_dw(void)
 	return dw.ok;
 }
 
-int shim_sym_begin(void)
+int shim_sym_begin(int dwarf)
 {
 	shim_sym_end();
 	session_open = 1;
-	if (!load_dw())
+	if (!dwarf || !load_dw())
 		return 0;
 	dwfl = dw.begin(&callbacks);
 	if (!dwfl)
@@ -293,7 +293,7 @@ int shim_sym_lookup(const void *pc, struct shim_frame *out)
 	int r;
 
 	if (!session_open)
-		shim_sym_begin();
+		shim_sym_begin(1);
 	/* a return address points after the call: describe the call itself */
 	r = shim_sym_pc(pc ? (uintptr_t)pc - 1 : 0, out);
 	if (r == 0 && pc)

@@ -20,11 +20,14 @@ struct shim_frame {
 	char *path;	    /* full path of the object, malloc'd, NULL when unknown */
 };
 
-/* Open a symbolization session over the current mappings (/proc/self/maps):
- * loads libdw on first use. Returns 0 (also when libdw is missing: the ELF
- * dynamic symbols via dladdr are used then). Export time only: allocates,
- * reads files, takes the loader's lock. Pair with shim_sym_end. */
-int shim_sym_begin(void);
+/* Open a symbolization session over the current mappings (/proc/self/maps).
+ * With dwarf set, loads libdw on first use (names, file:line); without, or when
+ * libdw is missing, the ELF dynamic symbols via dladdr are used. Opening libdw
+ * costs milliseconds (it pulls in libelf, liblzma, libbz2...), so the model asks
+ * for it only when the process has CPU samples to describe.
+ * Returns 0. Export time only: allocates, reads files, takes the loader's lock.
+ * Pair with shim_sym_end. */
+int shim_sym_begin(int dwarf);
 
 /* Close the session opened by shim_sym_begin. */
 void shim_sym_end(void);
