@@ -325,13 +325,18 @@ size_t *shim_view_order(const struct shim_view *v, int how, size_t *n)
 char *shim_view_std_string(const struct shim_view_entry *e)
 {
 	struct shim_sink s;
+	char *clean;
+
 	shim_sink_init(&s);
 	shim_sink_printf(&s, "%s:%d(%s)", e->file, e->line, e->name);
 	if (s.failed) {
 		shim_sink_free(&s);
 		return NULL;
 	}
-	return s.buf;
+	/* the same text pstats prints from profile.pstats, whose names are clean */
+	clean = shim_view_clean(s.buf, 0);
+	shim_sink_free(&s);
+	return clean;
 }
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
