@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -22,9 +23,17 @@ int shim_pid;
 static atomic_int finished;
 static unsigned families_on; /* what shim_active is when on */
 
+int shim_pid_foreign(void)
+{
+	return (int)syscall(SYS_getpid) != shim_pid;
+}
+
 void shim_finish(void)
 {
-	if (!families_on || atomic_exchange(&finished, 1))
+	/* A vfork child (or a raw clone/_Fork child, which skips the fork handlers)
+	 * holds the parent's state: writing would publish it under the wrong pid,
+	 * and setting `finished` in a vfork child would silence the parent. */
+	if (!families_on || shim_pid_foreign() || atomic_exchange(&finished, 1))
 		return;
 	shim_tls.internal++;
 	shim_output_flush();

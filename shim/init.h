@@ -6,7 +6,8 @@
 
 /* Write this image's outputs once (exit, _exit, exec). Safe to call from any
  * thread and more than once: only the first call writes, until
- * shim_finish_rearm(). Takes shim_tls.internal itself. Never from a signal. */
+ * shim_finish_rearm(). Does nothing in a process whose state is not its own
+ * (shim_pid_foreign). Takes shim_tls.internal itself. Never from a signal. */
 void shim_finish(void);
 
 /* An exec failed: the image lives on, so its final flush must happen again. */
@@ -14,5 +15,11 @@ void shim_finish_rearm(void);
 
 /* The pid this image's state belongs to (a vfork child sees its parent's). */
 extern int shim_pid;
+
+/* Nonzero when the calling process is not the one our state belongs to: a
+ * vfork child (it shares the parent's memory, so hooks must only pass
+ * through), or a child made without the fork handlers (raw clone, _Fork).
+ * One getpid system call. Async-signal-safe: yes. Allocates: no. */
+int shim_pid_foreign(void);
 
 #endif

@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/* Process family: fork, vfork, the exec family, posix_spawn, pthread_create and
+ * _exit/_Exit. An exec or _exit ends this image, so its outputs are written
+ * first through shim_finish (and again if the exec fails). vfork is an x86_64
+ * trampoline that counts, then tail-jumps to libc's vfork; a vfork child shares
+ * our memory, so every hook here only passes through in it. The hooks
+ * themselves never format, allocate or lock. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "../shim/init.h"
+#include "hook.h"
+
+SHIM_REAL_DECL(fork);
+#if defined(__x86_64__)
+SHIM_REAL_DECL(vfork);
+#endif
+SHIM_REAL_DECL(execve);
+SHIM_REAL_DECL(execv);
+SHIM_REAL_DECL(execvp);
+SHIM_REAL_DECL(execvpe);
+SHIM_REAL_DECL(posix_spawn);
+SHIM_REAL_DECL(posix_spawnp);
+SHIM_REAL_DECL(pthread_create);
+SHIM_REAL_DECL(_exit);
+SHIM_REAL_DECL(_Exit);
+
+/* The fork is counted once, in the parent: the child's table starts empty at
+ * the fork (the pthread_atfork child handler in shim/init.c resets it) and
+ * holds only what the child itself calls from there on. */
+SHIM_EXPORT pid_t fork(void)
+{
+	pid_t r;
+	int e;
+
+	HOOK_PRE(fork, SHIM_FAM(PROC), -1, ());
+	r = real_fork();
+	e = errno;
+	if (r != 0)
+		HOOK_REC(fork, -1, r < 0 ? e : 0, -1);
+	HOOK_RETURN(r, e);
+}
+
+/*
+ * vfork. The child borrows the parent's stack and memory until it execs or
+ * exits, so a C wrapper cannot call vfork and return: the child's return would
+ * pop the wrapper's frame from under the suspended parent. On x86_64 the
+ * exported vfork is a trampoline: it calls shim_proc_vfork_prepare (count,
+ * resolve), whose return leaves the stack exactly as at entry, then jumps to
+ * libc's vfork, which returns straight into our caller in both processes. The
+ * call is counted before it is made: its time is not measured and a failure
+ * is not seen. Elsewhere vfork is served by the real fork (a valid vfork).
+ */
+#if defined(__x86_64__)
+#ifdef __CET__
+#define VFORK_ENDBR "endbr64\n\t"
+#else
+#define VFORK_ENDBR ""
+#endif
+__asm__(".pushsection .text\n\t"
+	".globl vfork\n\t"
+	".type vfork, @function\n\t"
+	".p2align 4\n"
+	"vfork:\n\t"
+	".cfi_startproc\n\t" VFORK_ENDBR
+	"movq (%rsp), %rdi\n\t" /* our caller, for attribution */
+	"subq $8, %rsp\n\t"	/* align the stack for the call */
+	".cfi_adjust_cfa_offset 8\n\t"
+	"call shim_proc_vfork_prepare\n\t"
+	"addq $8, %rsp\n\t"
+	".cfi_adjust_cfa_offset -8\n\t"
+	"testq %rax, %rax\n\t"
+	"jz 1f\n\t"
+	"jmp *%rax\n"
+	"1:\n\t"
+	"movl $-1, %eax\n\t" /* no real vfork: errno is ENOSYS */
+	"ret\n\t"
+	".cfi_endproc\n\t"
+	".size vfork, .-vfork\n\t"
+	".popsection");
+
+/* Called by the vfork trampoline with the caller's return address: count the
+ * call and return libc's vfork, or NULL with errno = ENOSYS when it cannot be
+ * found. Leaves errno untouched otherwise. Async-signal-safe: yes.
+ * Allocates: no (a slot mmap on the thread's first call). */
+__attribute__((used, visibility("hidden"))) void *shim_proc_vfork_prepare(const void *pc)
+{
+	int e = errno;
+
+	if (!SHIM_RESOLVE(vfork)) {
+		errno = ENOSYS;
+		return NULL;
+	}
+	if (!shim_pid_foreign() && shim_enter(SHIM_FAM(PROC))) {
+		shim_rec_call(SHIM_FN_vfork, pc, shim_clock_now(), -1, 0, -1);
+		shim_leave();
+	}
+	errno = e;
+	return (void *)real_vfork;
+}
+#else
+SHIM_EXPORT pid_t vfork(void)
+{
+	pid_t r;
+	int e;
+
+	HOOK_PRE(fork, SHIM_FAM(PROC), -1, ());
+	r = real_fork();
+	e = errno;
+	if (r != 0)
+		HOOK_REC(vfork, -1, r < 0 ? e : 0, -1);
+	HOOK_RETURN(r, e);
+}
+#endif
+
+/* Whether an exec or _exit may write the outputs now. Not while Shimmer itself
+ * runs, and not when the thread was inside another hooked call (held_guard 0
+ * and in_io set): libc never reaches our exec/_exit from inside itself, so a
+ * signal handler interrupted that call, and writing (malloc, stdio formatting)
+ * from there could deadlock. That image then leaves no outputs. */
+static int may_flush(int held_guard)
+{
+	return !shim_tls.internal && (held_guard || !shim_tls.in_io);
+}
+
+/* One exec call in flight: whether it was counted and the image flushed. */
+struct exec_call {
+	unsigned fn;
+	const void *pc;
+	int counted, flushed;
+	uint64_t t0;
+};
+
+/* Before the real exec: count the call (so it is in this image's table), then
+ * write this image's outputs, since a successful exec never comes back. In a
+ * vfork child nothing is touched: its memory is the parent's. */
+static void exec_begin(struct exec_call *x, unsigned fn, const void *pc)
+{
+	x->fn = fn;
+	x->pc = pc;
+	x->counted = x->flushed = 0;
+	if (shim_pid_foreign())
+		return;
+	if (shim_enter(SHIM_FAM(PROC))) {
+		shim_rec_call(fn, pc, shim_clock_now(), -1, 0, -1);
+		x->counted = 1;
+	}
+	if (may_flush(x->counted)) {
+		shim_finish();
+		x->flushed = 1;
+	}
+	x->t0 = shim_clock_now();
+}
+
+/* The exec failed with err: the call already counted becomes a failed one
+ * (its time is the real call's), and the image will write again at its end. */
+static void exec_failed(const struct exec_call *x, int err)
+{
+	if (x->counted) {
+		struct shim_thread *t = shim_thread_self();
+		uint64_t dt = shim_clock_now() - x->t0;
+		if (t) {
+			struct shim_site *s = shim_site_get(t, x->fn, x->pc);
+			struct shim_errstat *es = err ? shim_err_get(t, x->fn, err) : NULL;
+			t->fn[x->fn].errors++;
+			t->fn[x->fn].ticks += dt;
+			if (s) {
+				s->st.errors++;
+				s->st.ticks += dt;
+			}
+			if (es)
+				es->count++;
+			else if (err)
+				t->errs_dropped++;
+		}
+		shim_leave();
+	}
+	if (x->flushed)
+		shim_finish_rearm();
+}
+
+/* The body of every exec hook: `call` is the real exec expression. */
+#define EXEC_BODY(fn, call)                                                                        \
+	do {                                                                                       \
+		struct exec_call x;                                                                \
+		int r, e;                                                                          \
+		exec_begin(&x, SHIM_FN_##fn, SHIM_CALLER());                                       \
+		r = (call);                                                                        \
+		e = errno;                                                                         \
+		exec_failed(&x, e);                                                                \
+		errno = e;                                                                         \
+		return r;                                                                          \
+	} while (0)
+
+/* A missing real function: the documented failure, nothing flushed. */
+#define EXEC_RESOLVE(name)                                                                         \
+	do {                                                                                       \
+		if (!SHIM_RESOLVE(name)) {                                                         \
+			errno = ENOSYS;                                                            \
+			return -1;                                                                 \
+		}                                                                                  \
+	} while (0)
+
+SHIM_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	EXEC_RESOLVE(execve);
+	EXEC_BODY(execve, real_execve(path, argv, envp));
+}
+
+SHIM_EXPORT int execv(const char *path, char *const argv[])
+{
+	EXEC_RESOLVE(execv);
+	EXEC_BODY(execv, real_execv(path, argv));
+}
+
+SHIM_EXPORT int execvp(const char *file, char *const argv[])
+{
+	EXEC_RESOLVE(execvp);
+	EXEC_BODY(execvp, real_execvp(file, argv));
+}
+
+SHIM_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	EXEC_RESOLVE(execvpe);
+	EXEC_BODY(execvpe, real_execvpe(file, argv, envp));
+}
+
+/*
+ * execl, execlp, execle: the list becomes an argv array on our stack, exactly
+ * as glibc's own execl builds it (a VLA of argc + 1 pointers; more than
+ * INT_MAX arguments is E2BIG), so the stack used is what glibc would use.
+ * Then the real execv/execvp/execve runs it: our own hooks are not re-entered.
+ */
+#define ARGV_COUNT(ap, first, argc)                                                                \
+	do {                                                                                       \
+		va_start(ap, first);                                                               \
+		for (argc = 1; va_arg(ap, const char *); argc++) {                                 \
+			if (argc == INT_MAX) {                                                     \
+				va_end(ap);                                                        \
+				errno = E2BIG;                                                     \
+				return -1;                                                         \
+			}                                                                          \
+		}                                                                                  \
+		va_end(ap);                                                                        \
+	} while (0)
+
+/* Fill argv[0..argc] (argv[argc] is the list's NULL); ap stays open after it. */
+#define ARGV_FILL(ap, first, argc, argv)                                                           \
+	do {                                                                                       \
+		va_start(ap, first);                                                               \
+		argv[0] = (char *)(first);                                                         \
+		for (ptrdiff_t i = 1; i <= argc; i++)                                              \
+			argv[i] = va_arg(ap, char *);                                              \
+	} while (0)
+
+SHIM_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	ptrdiff_t argc;
+	va_list ap;
+
+	EXEC_RESOLVE(execv);
+	ARGV_COUNT(ap, arg, argc);
+	{
+		char *argv[argc + 1];
+		ARGV_FILL(ap, arg, argc, argv);
+		va_end(ap);
+		EXEC_BODY(execl, real_execv(path, argv));
+	}
+}
+
+SHIM_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	ptrdiff_t argc;
+	va_list ap;
+
+	EXEC_RESOLVE(execvp);
+	ARGV_COUNT(ap, arg, argc);
+	{
+		char *argv[argc + 1];
+		ARGV_FILL(ap, arg, argc, argv);
+		va_end(ap);
+		EXEC_BODY(execlp, real_execvp(file, argv));
+	}
+}
+
+SHIM_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	ptrdiff_t argc;
+	char *const *envp;
+	va_list ap;
+
+	EXEC_RESOLVE(execve);
+	ARGV_COUNT(ap, arg, argc);
+	{
+		char *argv[argc + 1];
+		ARGV_FILL(ap, arg, argc, argv);
+		envp = va_arg(ap, char *const *); /* execle: the environment follows the NULL */
+		va_end(ap);
+		EXEC_BODY(execle, real_execve(path, argv, envp));
+	}
+}
+
+/* posix_spawn returns an error number, not -1/errno. The child execs with the
+ * environment it is given; with LD_PRELOAD in it, it is profiled on its own. */
+SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	int r, e;
+
+	HOOK_PRE(posix_spawn, SHIM_FAM(PROC), ENOSYS, (pid, path, fa, attr, argv, envp));
+	r = real_posix_spawn(pid, path, fa, attr, argv, envp);
+	e = errno;
+	HOOK_REC(posix_spawn, -1, r, -1);
+	HOOK_RETURN(r, e);
+}
+
+SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			     const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	int r, e;
+
+	HOOK_PRE(posix_spawnp, SHIM_FAM(PROC), ENOSYS, (pid, file, fa, attr, argv, envp));
+	r = real_posix_spawnp(pid, file, fa, attr, argv, envp);
+	e = errno;
+	HOOK_REC(posix_spawnp, -1, r, -1);
+	HOOK_RETURN(r, e);
+}
+
+/* The new thread needs nothing from us now: it attaches its own slot on its
+ * first hooked call. pthread_create returns an error number. */
+SHIM_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*start)(void *),
+			       void *arg)
+{
+	int r, e;
+
+	HOOK_PRE(pthread_create, SHIM_FAM(PROC), ENOSYS, (th, attr, start, arg));
+	r = real_pthread_create(th, attr, start, arg);
+	e = errno;
+	HOOK_REC(pthread_create, -1, r, -1);
+	HOOK_RETURN(r, e);
+}
+
+/* _exit skips atexit and our destructor: count it, write the outputs, go. In
+ * a vfork child (the parent's memory) only the real call is made; from a
+ * signal handler that interrupted a hooked call, nothing is written. */
+static void exit_begin(unsigned fn, const void *pc)
+{
+	int entered;
+
+	if (shim_pid_foreign())
+		return;
+	entered = shim_enter(SHIM_FAM(PROC));
+	if (entered) {
+		shim_rec_call(fn, pc, shim_clock_now(), -1, 0, -1);
+		shim_leave();
+	}
+	if (may_flush(entered))
+		shim_finish();
+}
+
+SHIM_EXPORT void _exit(int status)
+{
+	exit_begin(SHIM_FN__exit, SHIM_CALLER());
+	if (SHIM_RESOLVE(_exit))
+		real__exit(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+
+SHIM_EXPORT void _Exit(int status)
+{
+	exit_begin(SHIM_FN__Exit, SHIM_CALLER());
+	if (SHIM_RESOLVE(_Exit))
+		real__Exit(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
