@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../shim/init.h"
+#include "../shim/profiler.h"
 #include "hook.h"
 
 SHIM_REAL_DECL(fork);
@@ -338,10 +339,14 @@ SHIM_EXPORT int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *
 			       void *arg)
 {
 	int r, e;
+	/* the new thread arms its own sampling timer before the program's routine */
+	void *wrap = shim_profiler_wrap(&start, &arg);
 
 	HOOK_PRE(pthread_create, SHIM_FAM(PROC), ENOSYS, (th, attr, start, arg));
 	r = real_pthread_create(th, attr, start, arg);
 	e = errno;
+	if (r != 0)
+		shim_profiler_unwrap(wrap);
 	HOOK_REC(pthread_create, -1, r, -1);
 	HOOK_RETURN(r, e);
 }

@@ -50,6 +50,21 @@ int shim_config_parse_families(const char *s, unsigned *mask, const char **bad)
 	return 0;
 }
 
+int shim_config_parse_int(const char *s, long lo, long hi, int *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s || *s == ' ' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
 static const char *const format_names[SHIM_FMT_COUNT] = {
 	"table", "pstats", "folded", "flamegraph", "speedscope", "pprof",
 };
@@ -115,6 +130,8 @@ int shim_config_load(void)
 	memset(&shim_config, 0, sizeof(shim_config));
 	shim_config.families = (1u << SHIM_FAM_COUNT) - 1;
 	shim_config.log_level = SHIM_LOG_ERROR;
+	shim_config.hz = SHIM_HZ_DEFAULT;
+	shim_config.stack_depth = SHIM_DEPTH_DEFAULT;
 
 	v = getenv("SHIMMER_LOG");
 	if (v && *v) {
@@ -154,6 +171,22 @@ int shim_config_load(void)
 		}
 	}
 
+	v = getenv("SHIMMER_HZ");
+	if (v && shim_config_parse_int(v, 0, SHIM_HZ_MAX, &shim_config.hz) != 0)
+		return bad("SHIMMER_HZ", v, "expected samples a second, 0 (off) to 10000");
+	v = getenv("SHIMMER_CLOCK");
+	if (v && *v) {
+		if (strcmp(v, "wall") == 0)
+			shim_config.clock_wall = 1;
+		else if (strcmp(v, "cpu") != 0)
+			return bad("SHIMMER_CLOCK", v, "expected cpu or wall");
+	}
+	v = getenv("SHIMMER_STACK_DEPTH");
+	if (v && shim_config_parse_int(v, 1, SHIM_DEPTH_MAX, &shim_config.stack_depth) != 0)
+		return bad("SHIMMER_STACK_DEPTH", v, "expected frames a sample, 1 to 512");
+	v = getenv("SHIMMER_FLUSH_SECS");
+	if (v && shim_config_parse_int(v, 0, 86400, &shim_config.flush_secs) != 0)
+		return bad("SHIMMER_FLUSH_SECS", v, "expected seconds, 0 (only at exit) to 86400");
 	shim_config.formats = (1u << SHIM_FMT_COUNT) - 1;
 	v = getenv("SHIMMER_FORMATS");
 	if (v) {

@@ -16,6 +16,7 @@
 #include "init.h"
 #include "log.h"
 #include "output.h"
+#include "profiler.h"
 #include "record.h"
 #include "thread.h"
 
@@ -33,7 +34,8 @@ void shim_finish(void)
 	/* A vfork child (or a raw clone/_Fork child, which skips the fork handlers)
 	 * holds the parent's state: writing would publish it under the wrong pid,
 	 * and setting `finished` in a vfork child would silence the parent. */
-	if (!families_on || shim_pid_foreign() || atomic_exchange(&finished, 1))
+	if ((!families_on && !shim_profiler_hz()) || shim_pid_foreign() ||
+	    atomic_exchange(&finished, 1))
 		return;
 	shim_tls.internal++;
 	shim_output_flush();
@@ -63,6 +65,7 @@ static void fork_child(void)
 	shim_log_reset();
 	shim_thread_fork_child();
 	shim_output_fork_child();
+	shim_profiler_fork_child();
 	atomic_store(&finished, 0);
 	shim_tls.internal--;
 }
@@ -107,6 +110,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 		shim_err("cannot register fork handlers: instrumentation is off");
 		goto out;
 	}
+	shim_profiler_init(); /* fails open: the hooks work without it */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:

@@ -126,6 +126,7 @@ int shim_model_build(struct shim_model *m)
 	all = mmap(NULL, sizeof(*all), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (all == MAP_FAILED)
 		return -1;
+	shim_sym_begin();
 	shim_thread_foreach(add, all);
 	m->threads = shim_thread_seen();
 	m->dropped.sites = all->sites_dropped;
@@ -205,10 +206,14 @@ int shim_model_build(struct shim_model *m)
 	m->nres = n;
 	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
 
+	if (shim_model_build_cpu(m) != 0)
+		goto fail;
+	shim_sym_end();
 	m->wall_seconds = shim_clock_run_seconds();
 	munmap(all, sizeof(*all));
 	return 0;
 fail:
+	shim_sym_end();
 	munmap(all, sizeof(*all));
 	shim_model_free(m);
 	return -1;
@@ -223,6 +228,7 @@ void shim_model_free(struct shim_model *m)
 	}
 	for (size_t i = 0; m->res && i < m->nres; i++)
 		free(m->res[i].name);
+	shim_model_free_cpu(m);
 	free(m->calls);
 	free(m->errs);
 	free(m->res);

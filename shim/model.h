@@ -138,6 +138,12 @@ int shim_model_build(struct shim_model *m);
 
 void shim_model_free(struct shim_model *m);
 
+/* The CPU-sample part (hz .. threads_info), called by shim_model_build after
+ * the calls part (it links funcs to calls[]). Returns 0 or -1 (out of memory).
+ * Export time only. */
+int shim_model_build_cpu(struct shim_model *m);
+void shim_model_free_cpu(struct shim_model *m);
+
 /* Total calls and total seconds over all functions. */
 uint64_t shim_model_total_calls(const struct shim_model *m);
 double shim_model_total_seconds(const struct shim_model *m);

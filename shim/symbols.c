@@ -1,14 +1,47 @@
 /* SPDX-License-Identifier: MIT */
-/* dladdr-based symbolization: exact for symbols in the dynamic table (glibc
- * checks the symbol's size), module+offset otherwise. The profiler issue
- * brings DWARF (libdw) behind the same interface. */
+/* Symbolization at export. libdw is opened with dlopen(RTLD_LOCAL) the first
+ * time an export needs it (linked directly it would cost every process start
+ * 5 ms); separate debug files are looked up by build ID under /usr/lib/debug
+ * only (never a debuginfod download at exit). Without libdw: dladdr. */
 #include <dlfcn.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwfl.h>
+#include <dwarf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "symbols.h"
+
+static struct {
+	int tried, ok;
+	__typeof__(&dwfl_begin) begin;
+	__typeof__(&dwfl_end) end;
+	__typeof__(&dwfl_linux_proc_report) proc_report;
+	__typeof__(&dwfl_report_begin) report_begin;
+	__typeof__(&dwfl_report_end) report_end;
+	__typeof__(&dwfl_linux_proc_find_elf) find_elf;
+	__typeof__(&dwfl_addrmodule) addrmodule;
+	__typeof__(&dwfl_module_info) module_info;
+	__typeof__(&dwfl_module_getelf) getelf;
+	__typeof__(&dwfl_module_build_id) build_id;
+	__typeof__(&dwfl_module_addrinfo) addrinfo;
+	__typeof__(&dwfl_module_getsrc) getsrc;
+	__typeof__(&dwfl_lineinfo) lineinfo;
+	__typeof__(&dwfl_module_addrdie) addrdie;
+	__typeof__(&dwarf_getscopes) getscopes;
+	__typeof__(&dwarf_tag) tag;
+	__typeof__(&dwarf_decl_line) decl_line;
+	__typeof__(&dwarf_decl_file) decl_file;
+	__typeof__(&dwarf_diename) diename;
+	__typeof__(&dwarf_lowpc) lowpc;
+} dw;
+
+static Dwfl *dwfl;
+static int session_open;
 
 static const char *base(const char *path)
 {
@@ -16,38 +49,256 @@ static const char *base(const char *path)
 	return s ? s + 1 : path;
 }
 
-int shim_sym_lookup(const void *pc, struct shim_frame *out)
+/* Separate debug info by build ID: /usr/lib/debug/.build-id/ab/cdef....debug */
+static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *modname, Dwarf_Addr b,
+			  const char *file, const char *link, GElf_Word crc, char **name)
 {
-	/* a return address points after the call: look up the call itself */
-	const char *at = (const char *)pc - 1;
-	Dl_info info;
-	char buf[512];
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	char path[512];
+	int n, len, fd;
 
-	memset(out, 0, sizeof(*out));
-	if (pc && dladdr(at, &info) && info.dli_fname) {
-		const char *mod = info.dli_fname[0] ? base(info.dli_fname) : "(main)";
-		if (!info.dli_fname[0] || strcmp(mod, "") == 0)
-			mod = program_invocation_short_name;
-		out->module = strdup(mod);
-		out->offset = (uintptr_t)pc - (uintptr_t)info.dli_fbase;
-		if (info.dli_sname && info.dli_saddr) {
-			out->func = strdup(info.dli_sname);
-		} else {
-			snprintf(buf, sizeof(buf), "%s+0x%lx", mod, (unsigned long)out->offset);
-			out->func = strdup(buf);
-		}
-	} else {
-		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)(uintptr_t)pc);
-		out->module = strdup("?");
-		out->func = strdup(buf);
-		out->offset = (uintptr_t)pc;
-	}
-	out->file = out->module ? strdup(out->module) : NULL;
-	if (!out->module || !out->func || !out->file) {
-		shim_sym_frame_free(out);
+	(void)ud, (void)modname, (void)b, (void)file, (void)link, (void)crc;
+	n = dw.build_id(mod, &id, &vaddr);
+	if (n <= 1)
 		return -1;
+	len = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
+	for (int i = 1; i < n && len + 16 < (int)sizeof(path); i++)
+		len += snprintf(path + len, sizeof(path) - (size_t)len, "%02x", id[i]);
+	snprintf(path + len, sizeof(path) - (size_t)len, ".debug");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		*name = strdup(path);
+	return fd;
+}
+
+static char *no_path;
+static Dwfl_Callbacks callbacks = {
+	.find_debuginfo = find_debuginfo,
+	.debuginfo_path = &no_path,
+};
+
+#define LOAD(field, sym) (dw.field = (__typeof__(dw.field))dlsym(h, #sym)) != NULL
+
+static int load_dw(void)
+{
+	void *h;
+
+	if (dw.tried)
+		return dw.ok;
+	dw.tried = 1;
+	h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return 0;
+	dw.ok = LOAD(begin, dwfl_begin) && LOAD(end, dwfl_end) &&
+		LOAD(proc_report, dwfl_linux_proc_report) &&
+		LOAD(report_begin, dwfl_report_begin) && LOAD(report_end, dwfl_report_end) &&
+		LOAD(find_elf, dwfl_linux_proc_find_elf) && LOAD(addrmodule, dwfl_addrmodule) &&
+		LOAD(module_info, dwfl_module_info) && LOAD(getelf, dwfl_module_getelf) &&
+		LOAD(build_id, dwfl_module_build_id) && LOAD(addrinfo, dwfl_module_addrinfo) &&
+		LOAD(getsrc, dwfl_module_getsrc) && LOAD(lineinfo, dwfl_lineinfo) &&
+		LOAD(addrdie, dwfl_module_addrdie) && LOAD(getscopes, dwarf_getscopes) &&
+		LOAD(tag, dwarf_tag) && LOAD(decl_line, dwarf_decl_line) &&
+		LOAD(decl_file, dwarf_decl_file) && LOAD(diename, dwarf_diename) &&
+		LOAD(lowpc, dwarf_lowpc);
+	callbacks.find_elf = dw.ok ? dw.find_elf : NULL;
+	return dw.ok;
+}
+
+int shim_sym_begin(void)
+{
+	shim_sym_end();
+	session_open = 1;
+	if (!load_dw())
+		return 0;
+	dwfl = dw.begin(&callbacks);
+	if (!dwfl)
+		return 0;
+	dw.report_begin(dwfl);
+	if (dw.proc_report(dwfl, getpid()) != 0 || dw.report_end(dwfl, NULL, NULL) != 0) {
+		dw.end(dwfl);
+		dwfl = NULL;
 	}
 	return 0;
+}
+
+void shim_sym_end(void)
+{
+	if (dwfl)
+		dw.end(dwfl);
+	dwfl = NULL;
+	session_open = 0;
+}
+
+char *shim_sym_demangle(const char *name)
+{
+	static char *(*cxa)(const char *, char *, size_t *, int *);
+	static int tried;
+	size_t at = strcspn(name, "@");
+	char tmp[1024];
+
+	/* dynamic symbols carry their version: "__libc_start_main@@GLIBC_2.34" */
+	if (name[at] && at < sizeof(tmp)) {
+		memcpy(tmp, name, at);
+		tmp[at] = '\0';
+		name = tmp;
+	}
+
+	if (name[0] == '_' && name[1] == 'Z') {
+		if (!tried) {
+			tried = 1;
+			cxa = (__typeof__(cxa))dlsym(RTLD_DEFAULT, "__cxa_demangle");
+			if (!cxa) {
+				void *h = dlopen("libstdc++.so.6", RTLD_LAZY | RTLD_LOCAL);
+				if (h)
+					cxa = (__typeof__(cxa))dlsym(h, "__cxa_demangle");
+			}
+		}
+		if (cxa) {
+			int st = -1;
+			char *d = cxa(name, NULL, NULL, &st);
+			if (d && st == 0)
+				return d;
+			free(d);
+		}
+	}
+	return strdup(name);
+}
+
+static int set_unknown(struct shim_frame *out, const char *mod)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s+0x%lx", mod, (unsigned long)out->offset);
+	out->func = strdup(buf);
+	return out->func ? 0 : -1;
+}
+
+/* The ELF dynamic symbols through the loader: the fallback without libdw. */
+static int by_dladdr(uintptr_t pc, struct shim_frame *out)
+{
+	Dl_info info;
+	char buf[64];
+
+	if (pc && dladdr((void *)pc, &info) && info.dli_fname) {
+		const char *mod = info.dli_fname[0] ? base(info.dli_fname) : "";
+		if (!mod[0])
+			mod = program_invocation_short_name;
+		out->module = strdup(mod);
+		out->path = strdup(info.dli_fname[0] ? info.dli_fname : mod);
+		out->offset = pc - (uintptr_t)info.dli_fbase;
+		if (info.dli_sname && info.dli_saddr) {
+			out->func = shim_sym_demangle(info.dli_sname);
+			out->func_addr = (uintptr_t)info.dli_saddr;
+		} else if (out->module && set_unknown(out, mod) != 0) {
+			return -1;
+		}
+	} else {
+		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)pc);
+		out->module = strdup("?");
+		out->func = strdup(buf);
+		out->offset = pc;
+	}
+	return out->module && out->func ? 0 : -1;
+}
+
+/* The subprogram around pc (not an inlined copy: the symbol is the frame the
+ * sample is charged to): its declared line and file. */
+static void by_dwarf(Dwfl_Module *mod, uintptr_t pc, struct shim_frame *out, const char **file,
+		     const char **dname, Dwarf_Addr *low)
+{
+	Dwarf_Addr bias = 0;
+	Dwarf_Die *cu = dw.addrdie(mod, pc, &bias), *scopes = NULL;
+	int n;
+
+	if (!cu)
+		return;
+	n = dw.getscopes(cu, pc - bias, &scopes);
+	for (int i = 0; i < n; i++) {
+		Dwarf_Addr lo;
+		if (dw.tag(&scopes[i]) != DW_TAG_subprogram)
+			continue;
+		if (dw.decl_line(&scopes[i], &out->line) != 0)
+			out->line = 0;
+		*file = dw.decl_file(&scopes[i]);
+		*dname = dw.diename(&scopes[i]);
+		if (dw.lowpc(&scopes[i], &lo) == 0)
+			*low = lo + bias;
+		break;
+	}
+	free(scopes);
+}
+
+int shim_sym_pc(uintptr_t pc, struct shim_frame *out)
+{
+	Dwfl_Module *mod;
+	const char *name, *mainfile = NULL, *sname, *file = NULL, *dname = NULL;
+	GElf_Addr bias = 0;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	Dwarf_Addr low = 0;
+	Dwfl_Line *l;
+
+	memset(out, 0, sizeof(*out));
+	mod = dwfl ? dw.addrmodule(dwfl, pc) : NULL;
+	if (!mod) {
+		if (by_dladdr(pc, out) != 0)
+			goto oom;
+		goto file;
+	}
+	name = dw.module_info(mod, NULL, NULL, NULL, NULL, NULL, &mainfile, NULL);
+	if (!mainfile)
+		mainfile = name ? name : "?";
+	out->path = strdup(mainfile);
+	out->module = strdup(base(mainfile)[0] ? base(mainfile) : program_invocation_short_name);
+	if (!out->path || !out->module)
+		goto oom;
+	dw.getelf(mod, &bias);
+	out->offset = pc - bias;
+
+	by_dwarf(mod, pc, out, &file, &dname, &low);
+	memset(&sym, 0, sizeof(sym));
+	sname = dw.addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
+	/* a symbol that does not cover pc (sizeless, or pc past its end) would
+	 * be a wrong nearest name */
+	if (sname && sym.st_size && off < sym.st_size) {
+		out->func = shim_sym_demangle(sname);
+		out->func_addr = pc - off;
+	} else if (dname && low) {
+		out->func = strdup(dname);
+		out->func_addr = low;
+	} else if (set_unknown(out, out->module) != 0) {
+		goto oom;
+	}
+	if (!out->func)
+		goto oom;
+	l = dw.getsrc(mod, pc);
+	if (l) {
+		const char *src = dw.lineinfo(l, NULL, &out->pc_line, NULL, NULL, NULL);
+		if (!file)
+			file = src;
+	}
+	if (file && !(out->file = strdup(file)))
+		goto oom;
+file:
+	if (!out->file && !(out->file = strdup(out->module)))
+		goto oom;
+	return 0;
+oom:
+	shim_sym_frame_free(out);
+	return -1;
+}
+
+int shim_sym_lookup(const void *pc, struct shim_frame *out)
+{
+	int r;
+
+	if (!session_open)
+		shim_sym_begin();
+	/* a return address points after the call: describe the call itself */
+	r = shim_sym_pc(pc ? (uintptr_t)pc - 1 : 0, out);
+	if (r == 0 && pc)
+		out->offset++;
+	return r;
 }
 
 void shim_sym_frame_free(struct shim_frame *f)
@@ -55,5 +306,6 @@ void shim_sym_frame_free(struct shim_frame *f)
 	free(f->module);
 	free(f->file);
 	free(f->func);
+	free(f->path);
 	memset(f, 0, sizeof(*f));
 }

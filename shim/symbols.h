@@ -1,24 +1,48 @@
 /* SPDX-License-Identifier: MIT */
-/* Code addresses to names at export time. Never a wrong nearest name: an
- * address no symbol covers is shown as module+0xoffset. */
+/* Code addresses to names at export time: elfutils (libdw, dlopen'd on first
+ * use, RTLD_LOCAL) for function names and file:line, the ELF symbol tables
+ * when there is no DWARF, module+0xoffset when no symbol covers the address.
+ * Never a wrong nearest name. */
 #ifndef SHIM_SYMBOLS_H
 #define SHIM_SYMBOLS_H
 
 #include <stdint.h>
 
 struct shim_frame {
-	char *module; /* basename of the object ("libc.so.6", "cp"), malloc'd */
-	char *file;   /* source file when known, else the module; malloc'd */
-	int line;     /* 0 when unknown */
-	char *func;   /* function name, or "module+0x1a2b"; malloc'd */
-	uintptr_t offset; /* pc - module load base */
+	char *module;	  /* basename of the object ("libc.so.6", "cp"), malloc'd */
+	char *file;	  /* source file when known, else the module; malloc'd */
+	int line;	  /* first line of the function, 0 when unknown */
+	char *func;	  /* demangled function name, or "module+0x1a2b"; malloc'd */
+	uintptr_t offset; /* pc - module load bias (the ELF address: addr2line -e) */
+	/* below: filled by shim_sym_pc / shim_sym_lookup too */
+	int pc_line;	    /* source line of the address itself, 0 when unknown */
+	uintptr_t func_addr; /* absolute start of the function, 0 when no symbol */
+	char *path;	    /* full path of the object, malloc'd, NULL when unknown */
 };
+
+/* Open a symbolization session over the current mappings (/proc/self/maps):
+ * loads libdw on first use. Returns 0 (also when libdw is missing: the ELF
+ * dynamic symbols via dladdr are used then). Export time only: allocates,
+ * reads files, takes the loader's lock. Pair with shim_sym_end. */
+int shim_sym_begin(void);
+
+/* Close the session opened by shim_sym_begin. */
+void shim_sym_end(void);
+
+/* Describe the code at exact address pc (a sampled PC, or a return address
+ * minus one). Returns 0 or -1 (out of memory). Export time only. */
+int shim_sym_pc(uintptr_t pc, struct shim_frame *out);
 
 /* Describe the code at return address pc (the call instruction before it).
  * Returns 0 or -1 (out of memory). Export time only: allocates, takes the
- * loader's lock. */
+ * loader's lock; opens a session itself when none is open. */
 int shim_sym_lookup(const void *pc, struct shim_frame *out);
 
 void shim_sym_frame_free(struct shim_frame *f);
+
+/* C++ (Itanium ABI) names demangled with the process's own __cxa_demangle,
+ * or libstdc++ opened RTLD_LOCAL; a copy of name when it is not mangled or
+ * cannot be demangled. Returns malloc'd or NULL (out of memory). */
+char *shim_sym_demangle(const char *name);
 
 #endif

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/* The CPU-sample part of the model: drain every thread's interned stacks,
+ * symbolize each distinct address once, fold them into functions (self and
+ * inclusive samples), caller->callee edges and per-thread effective periods.
+ * Export time only: allocates freely, never touches the signal path. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "profiler.h"
+
+/* An open-addressing map from a 64-bit key to an index; keys are never 0. */
+struct map {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t cap; /* power of two */
+	size_t n;
+};
+
+static int map_grow(struct map *m)
+{
+	struct map g = {0};
+
+	g.cap = m->cap ? m->cap * 2 : 1024;
+	g.keys = calloc(g.cap, sizeof(*g.keys));
+	g.vals = calloc(g.cap, sizeof(*g.vals));
+	if (!g.keys || !g.vals) {
+		free(g.keys);
+		free(g.vals);
+		return -1;
+	}
+	for (size_t i = 0; i < m->cap; i++) {
+		size_t j;
+		if (!m->keys[i])
+			continue;
+		j = (m->keys[i] * 0x9e3779b97f4a7c15ull) >> 20 & (g.cap - 1);
+		while (g.keys[j])
+			j = (j + 1) & (g.cap - 1);
+		g.keys[j] = m->keys[i];
+		g.vals[j] = m->vals[i];
+	}
+	g.n = m->n;
+	free(m->keys);
+	free(m->vals);
+	*m = g;
+	return 0;
+}
+
+/* The slot for key: *found says whether it holds key already. NULL: no memory. */
+static uint32_t *map_slot(struct map *m, uint64_t key, int *found)
+{
+	size_t j;
+
+	if ((m->n + 1) * 2 > m->cap && map_grow(m) != 0)
+		return NULL;
+	j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (m->cap - 1);
+	while (m->keys[j] && m->keys[j] != key)
+		j = (j + 1) & (m->cap - 1);
+	*found = m->keys[j] == key;
+	if (!*found) {
+		m->keys[j] = key;
+		m->n++;
+	}
+	return &m->vals[j];
+}
+
+static void map_free(struct map *m)
+{
+	free(m->keys);
+	free(m->vals);
+	memset(m, 0, sizeof(*m));
+}
+
+static uint64_t str_hash(const char *a, const char *b)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 0x100000001b3ull;
+	h = (h ^ 0xff) * 0x100000001b3ull;
+	for (; *b; b++)
+		h = (h ^ (unsigned char)*b) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+	size_t ncap;
+
+	if (n < *cap)
+		return 0;
+	ncap = *cap ? *cap * 2 : 64;
+	p = realloc(*arr, ncap * size);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
+struct build {
+	struct shim_model *m;
+	struct map locmap, funcmap, edgemap;
+	size_t cap_locs, cap_funcs, cap_stacks, cap_edges, cap_threads;
+	double period; /* seconds a sample, of the thread being drained */
+	int tid;
+	int failed;
+	uint32_t *seen; /* per func: the stack serial that last counted it */
+	size_t cap_seen;
+	uint32_t serial;
+};
+
+static int find_mapping(const struct shim_model *m, uint64_t addr)
+{
+	for (size_t i = 0; i < m->nmappings; i++)
+		if (addr >= m->mappings[i].start && addr < m->mappings[i].limit)
+			return (int)i;
+	return -1;
+}
+
+static int64_t intern_func(struct build *b, struct shim_frame *f)
+{
+	struct shim_model *m = b->m;
+	uint64_t key = str_hash(f->path ? f->path : f->module, f->func);
+	int found;
+	uint32_t *v = map_slot(&b->funcmap, key, &found);
+	struct shim_model_func *fn;
+
+	if (!v)
+		return -1;
+	if (found)
+		return *v;
+	if (grow((void **)&m->funcs, &b->cap_funcs, m->nfuncs, sizeof(*m->funcs)) != 0)
+		return -1;
+	fn = &m->funcs[m->nfuncs];
+	memset(fn, 0, sizeof(*fn));
+	fn->name = f->func;
+	fn->file = f->file;
+	fn->module = f->module;
+	fn->line = f->line;
+	fn->call = -1;
+	f->func = f->file = f->module = NULL;
+	*v = (uint32_t)m->nfuncs;
+	return (int64_t)m->nfuncs++;
+}
+
+static int64_t intern_loc(struct build *b, uint64_t addr)
+{
+	struct shim_model *m = b->m;
+	int found, mi;
+	uint32_t *v = map_slot(&b->locmap, addr ? addr : ~0ull, &found);
+	struct shim_frame f;
+	struct shim_model_loc *l;
+	int64_t fi;
+
+	if (!v)
+		return -1;
+	if (found)
+		return *v;
+	if (shim_sym_pc((uintptr_t)addr, &f) != 0)
+		return -1;
+	fi = intern_func(b, &f);
+	if (fi < 0 || grow((void **)&m->locs, &b->cap_locs, m->nlocs, sizeof(*m->locs)) != 0) {
+		shim_sym_frame_free(&f);
+		return -1;
+	}
+	l = &m->locs[m->nlocs];
+	l->address = addr;
+	mi = find_mapping(m, addr);
+	l->mapping = mi < 0 ? UINT32_MAX : (uint32_t)mi;
+	l->func = (uint32_t)fi;
+	l->line = f.pc_line;
+	shim_sym_frame_free(&f);
+	*v = (uint32_t)m->nlocs;
+	return (int64_t)m->nlocs++;
+}
+
+static int add_edge(struct build *b, uint32_t caller, uint32_t callee, uint64_t count)
+{
+	struct shim_model *m = b->m;
+	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
+	int found;
+	uint32_t *v = map_slot(&b->edgemap, key, &found);
+
+	if (!v)
+		return -1;
+	if (!found) {
+		if (grow((void **)&m->edges, &b->cap_edges, m->nedges, sizeof(*m->edges)) != 0)
+			return -1;
+		memset(&m->edges[m->nedges], 0, sizeof(*m->edges));
+		m->edges[m->nedges].caller = caller;
+		m->edges[m->nedges].callee = callee;
+		*v = (uint32_t)m->nedges++;
+	}
+	m->edges[*v].samples += count;
+	m->edges[*v].seconds += (double)count * b->period;
+	return 0;
+}
+
+/* Once per sample: a function (or an edge) on the stack twice (recursion) is
+ * counted once. The serial marks what this stack already counted. */
+static int first_in_stack(struct build *b, uint32_t func)
+{
+	if (func >= b->cap_seen) {
+		size_t ncap = b->cap_seen ? b->cap_seen : 256;
+		uint32_t *p;
+		while (ncap <= func)
+			ncap *= 2;
+		p = realloc(b->seen, ncap * sizeof(*p));
+		if (!p)
+			return -1;
+		memset(p + b->cap_seen, 0, (ncap - b->cap_seen) * sizeof(*p));
+		b->seen = p;
+		b->cap_seen = ncap;
+	}
+	if (b->seen[func] == b->serial)
+		return 0;
+	b->seen[func] = b->serial;
+	return 1;
+}
+
+static void add_stack(const uintptr_t *pcs, uint32_t depth, uint64_t count, void *arg)
+{
+	struct build *b = arg;
+	struct shim_model *m = b->m;
+	struct shim_model_stack *s;
+	uint32_t *locs;
+
+	if (b->failed)
+		return;
+	if (grow((void **)&m->stacks, &b->cap_stacks, m->nstacks, sizeof(*m->stacks)) != 0 ||
+	    !(locs = malloc(depth * sizeof(*locs))))
+		goto fail;
+	s = &m->stacks[m->nstacks++];
+	s->locs = locs;
+	s->depth = depth;
+	s->tid = b->tid;
+	s->count = count;
+	s->seconds = (double)count * b->period;
+	for (uint32_t i = 0; i < depth; i++) {
+		/* callers: the call instruction, one byte before the return address */
+		int64_t li = intern_loc(b, i == 0 ? pcs[i] : pcs[i] - 1);
+		if (li < 0)
+			goto fail;
+		locs[i] = (uint32_t)li;
+	}
+	if (++b->serial == 0)
+		b->serial = 1;
+	m->funcs[m->locs[locs[0]].func].self += count;
+	m->funcs[m->locs[locs[0]].func].self_seconds += s->seconds;
+	for (uint32_t i = 0; i < depth; i++) {
+		uint32_t f = m->locs[locs[i]].func;
+		int first = first_in_stack(b, f);
+		if (first < 0)
+			goto fail;
+		if (first) {
+			m->funcs[f].total += count;
+			m->funcs[f].total_seconds += s->seconds;
+		}
+	}
+	/* edges once per sample: mark with a second serial over edge keys */
+	for (uint32_t i = 0; i + 1 < depth; i++) {
+		uint32_t callee = m->locs[locs[i]].func, caller = m->locs[locs[i + 1]].func;
+		int dup = 0;
+		for (uint32_t k = 0; k < i && !dup; k++)
+			dup = m->locs[locs[k]].func == callee && m->locs[locs[k + 1]].func == caller;
+		if (!dup && add_edge(b, caller, callee, count) != 0)
+			goto fail;
+	}
+	return;
+fail:
+	b->failed = 1;
+}
+
+static void thread_name(int tid, char *name, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/comm", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	n = read(fd, name, size - 1);
+	close(fd);
+	if (n > 0 && name[n - 1] == '\n')
+		n--;
+	name[n > 0 ? n : 0] = '\0';
+}
+
+static void add_thread(const struct shim_prof_view *v, void *arg)
+{
+	struct build *b = arg;
+	struct shim_model *m = b->m;
+	struct shim_model_thread *t;
+	uint64_t n = v->samples + v->dropped;
+
+	if (b->failed)
+		return;
+	if (grow((void **)&m->threads_info, &b->cap_threads, m->nthreads,
+		 sizeof(*m->threads_info)) != 0) {
+		b->failed = 1;
+		return;
+	}
+	t = &m->threads_info[m->nthreads++];
+	memset(t, 0, sizeof(*t));
+	t->tid = v->tid;
+	if (v->live)
+		thread_name(v->tid, t->name, sizeof(t->name));
+	else
+		strncpy(t->name, v->name, sizeof(t->name) - 1);
+	t->samples = v->samples;
+	t->cpu_seconds = v->clock_seconds;
+	/* the kernel may deliver fewer signals than asked: the thread's own
+	 * clock over the samples it took is the period that really applied */
+	t->period_ns = n && v->clock_seconds > 0 ? v->clock_seconds * 1e9 / (double)n
+						  : 1e9 / (double)m->hz;
+	m->samples += v->samples;
+	m->samples_dropped += v->dropped;
+	b->period = t->period_ns * 1e-9;
+	b->tid = v->tid;
+	shim_stk_foreach(v->tab, add_stack, b);
+}
+
+/* Executable mappings with a file, as /proc/self/maps lists them. */
+static int read_mappings(struct shim_model *m)
+{
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[4352];
+	size_t cap = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, off;
+		char perms[8], *path;
+		int pos = 0;
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s%n", &lo, &hi, perms, &off, &pos) < 4 ||
+		    perms[2] != 'x')
+			continue;
+		path = line + pos;
+		while (*path == ' ')
+			path++;
+		path[strcspn(path, "\n")] = '\0';
+		if (path[0] != '/')
+			continue;
+		if (grow((void **)&m->mappings, &cap, m->nmappings, sizeof(*m->mappings)) != 0)
+			goto fail;
+		memset(&m->mappings[m->nmappings], 0, sizeof(*m->mappings));
+		m->mappings[m->nmappings].start = lo;
+		m->mappings[m->nmappings].limit = hi;
+		m->mappings[m->nmappings].offset = off;
+		if (!(m->mappings[m->nmappings].path = strdup(path)))
+			goto fail;
+		m->nmappings++;
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+/* Link functions that are intercepted libc calls (a sample inside our hook or
+ * inside libc's own function of that name) to their exact statistics. */
+static void link_calls(struct shim_model *m)
+{
+	for (size_t i = 0; i < m->nfuncs; i++) {
+		struct shim_model_func *f = &m->funcs[i];
+		if (strncmp(f->module, "libc.so", 7) != 0 && !strstr(f->module, "shimmer"))
+			continue;
+		for (size_t j = 0; j < m->ncalls; j++)
+			if (strcmp(f->name, m->calls[j].name) == 0)
+				f->call = (int)j;
+	}
+}
+
+int shim_model_build_cpu(struct shim_model *m)
+{
+	struct build b;
+	double clock = 0;
+	uint64_t n = 0;
+
+	m->hz = shim_profiler_hz();
+	m->clock_wall = shim_profiler_wall();
+	if (!m->hz)
+		return 0;
+	memset(&b, 0, sizeof(b));
+	b.m = m;
+	if (read_mappings(m) != 0)
+		return -1;
+	shim_profiler_foreach(add_thread, &b);
+	map_free(&b.locmap);
+	map_free(&b.funcmap);
+	map_free(&b.edgemap);
+	free(b.seen);
+	if (b.failed)
+		return -1;
+	for (size_t i = 0; i < m->nthreads; i++) {
+		clock += m->threads_info[i].cpu_seconds;
+		n += m->threads_info[i].samples;
+	}
+	m->period_ns = n && clock > 0 ? clock * 1e9 / (double)(n + m->samples_dropped)
+				      : 1e9 / (double)m->hz;
+	link_calls(m);
+	return 0;
+}
+
+void shim_model_free_cpu(struct shim_model *m)
+{
+	for (size_t i = 0; m->funcs && i < m->nfuncs; i++) {
+		free(m->funcs[i].name);
+		free(m->funcs[i].file);
+		free(m->funcs[i].module);
+	}
+	for (size_t i = 0; m->stacks && i < m->nstacks; i++)
+		free(m->stacks[i].locs);
+	for (size_t i = 0; m->mappings && i < m->nmappings; i++) {
+		free(m->mappings[i].path);
+		free(m->mappings[i].build_id);
+	}
+	free(m->funcs);
+	free(m->stacks);
+	free(m->mappings);
+	free(m->locs);
+	free(m->edges);
+	free(m->threads_info);
+}

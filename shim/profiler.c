@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/* The sampler. Each thread gets its own POSIX timer (SIGEV_THREAD_ID) that
+ * sends SIGPROF to that thread only; the handler unwinds into the thread's
+ * mmap'd state and interns the stack. The handler never allocates, locks,
+ * formats or does stdio, and it saves and restores errno. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "profiler.h"
+#include "thread.h"
+#include "unwind.h"
+
+struct prof_thread {
+	int tid;
+	atomic_int live;
+	char name[16];
+	atomic_int has_timer;
+	timer_t timer;
+	uintptr_t stack_hi;
+	uint64_t clock0_ns; /* thread clock when armed */
+	uint64_t clock_ns;  /* thread clock at the last sample, or at exit */
+	uint64_t skipped;
+	struct shim_unwind_scratch scratch;
+	uintptr_t pcs[SHIM_DEPTH_MAX];
+	struct shim_stk_table tab;
+};
+
+enum { FREE, CLAIMING, USED };
+
+static struct prof_thread *slots[SHIM_PROF_THREADS];
+static atomic_int state[SHIM_PROF_THREADS];
+static __thread struct prof_thread *self __attribute__((tls_model("initial-exec")));
+static atomic_int sampling;	/* the handler records */
+static atomic_int owned;	/* our handler is installed for SIGPROF */
+static atomic_int yielded;	/* the program took SIGPROF: never again */
+static struct sigaction theirs; /* what the program believes SIGPROF does */
+static clockid_t clock_id;
+static struct timespec period;
+static int depth, hz;
+static pthread_key_t key;
+static int key_ok;
+static uint64_t untracked; /* threads that found no free slot */
+
+extern void *__libc_stack_end;
+
+static uint64_t clock_now(void)
+{
+	struct timespec ts;
+	if (clock_gettime(clock_id, &ts) != 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void on_sigprof(int sig, siginfo_t *si, void *uc)
+{
+	int saved = errno;
+	struct prof_thread *t = self;
+
+	(void)sig;
+	if (!t || si->si_code != SI_TIMER || si->si_value.sival_ptr != t ||
+	    !atomic_load_explicit(&sampling, memory_order_relaxed))
+		goto out;
+	if (shim_tls.internal) {
+		/* Shimmer's own export or fork handling: not the program's time */
+		t->skipped++;
+		goto out;
+	}
+	{
+		int n = shim_unwind_signal(uc, &t->scratch, t->pcs, depth, t->stack_hi);
+		if (n > 0)
+			shim_stk_add(&t->tab, t->pcs, (uint32_t)n);
+		else
+			t->tab.dropped++;
+	}
+	t->clock_ns = clock_now();
+out:
+	errno = saved;
+}
+
+static void *map(size_t n)
+{
+	void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return (long)p < 0 && (long)p > -4096 ? NULL : p;
+}
+
+/* Zero pages on next touch, no resident memory until then. */
+static void wipe(struct prof_thread *t)
+{
+	syscall(SYS_madvise, t, sizeof(*t), MADV_DONTNEED);
+}
+
+static struct prof_thread *claim(void)
+{
+	static atomic_int hint;
+	int start = atomic_load_explicit(&hint, memory_order_relaxed);
+
+	for (int n = 0; n < SHIM_PROF_THREADS; n++) {
+		int i = (start + n) % SHIM_PROF_THREADS, expect = FREE;
+		if (atomic_load_explicit(&state[i], memory_order_relaxed) != FREE ||
+		    !atomic_compare_exchange_strong(&state[i], &expect, CLAIMING))
+			continue;
+		if (!slots[i])
+			slots[i] = map(sizeof(struct prof_thread));
+		if (!slots[i]) {
+			atomic_store(&state[i], FREE);
+			return NULL;
+		}
+		slots[i]->tid = (int)syscall(SYS_gettid);
+		atomic_store(&slots[i]->live, 1);
+		atomic_store_explicit(&state[i], USED, memory_order_release);
+		atomic_store_explicit(&hint, (i + 1) % SHIM_PROF_THREADS, memory_order_relaxed);
+		return slots[i];
+	}
+	__atomic_fetch_add(&untracked, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+static void release(struct prof_thread *t)
+{
+	for (int i = 0; i < SHIM_PROF_THREADS; i++) {
+		if (slots[i] == t) {
+			wipe(t);
+			atomic_store(&state[i], FREE);
+			return;
+		}
+	}
+}
+
+static int arm(struct prof_thread *t)
+{
+	struct sigevent sev;
+	struct itimerspec its;
+
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_THREAD_ID;
+	sev.sigev_signo = SIGPROF;
+	sev._sigev_un._tid = t->tid;
+	sev.sigev_value.sival_ptr = t;
+	if (timer_create(clock_id, &sev, &t->timer) != 0)
+		return -1;
+	t->clock0_ns = t->clock_ns = clock_now();
+	its.it_interval = period;
+	its.it_value = period;
+	atomic_store(&t->has_timer, 1);
+	if (timer_settime(t->timer, 0, &its, NULL) != 0) {
+		atomic_store(&t->has_timer, 0);
+		timer_delete(t->timer);
+		return -1;
+	}
+	return 0;
+}
+
+static void disarm(struct prof_thread *t)
+{
+	if (atomic_exchange(&t->has_timer, 0))
+		timer_delete(t->timer);
+}
+
+/* pthread key destructor: the thread ends; keep its samples, stop its timer. */
+static void thread_end(void *arg)
+{
+	struct prof_thread *t = arg;
+
+	self = NULL;
+	disarm(t);
+	prctl(PR_GET_NAME, t->name, 0, 0, 0);
+	atomic_store(&t->live, 0);
+	if (!t->tab.samples && !t->tab.dropped)
+		release(t);
+}
+
+static void start_thread(uintptr_t stack_hi)
+{
+	struct prof_thread *t;
+
+	if (!atomic_load(&sampling) || self)
+		return;
+	t = claim();
+	if (!t)
+		return;
+	t->stack_hi = stack_hi;
+	if (arm(t) != 0) {
+		release(t);
+		return;
+	}
+	self = t;
+	if (key_ok)
+		pthread_setspecific(key, t);
+}
+
+void shim_profiler_thread_start(void)
+{
+	pthread_attr_t a;
+	uintptr_t hi = 0;
+	void *addr;
+	size_t size;
+
+	if (!atomic_load(&sampling) || self)
+		return;
+	shim_tls.internal++;
+	/* the thread's stack bounds the frame-pointer fallback; glibc reads
+	 * them from the thread descriptor (no /proc read off the main thread) */
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &addr, &size) == 0)
+			hi = (uintptr_t)addr + size;
+		pthread_attr_destroy(&a);
+	}
+	start_thread(hi);
+	shim_tls.internal--;
+}
+
+/* Start records of threads created and not yet running: a fixed pool. */
+#define WRAPS 256
+struct wrap {
+	atomic_int used;
+	void *(*start)(void *);
+	void *arg;
+};
+static struct wrap wraps[WRAPS];
+
+static void *wrapped_start(void *p)
+{
+	struct wrap *w = p;
+	void *(*start)(void *) = w->start;
+	void *arg = w->arg;
+
+	atomic_store_explicit(&w->used, 0, memory_order_release);
+	shim_profiler_thread_start();
+	return start(arg);
+}
+
+void *shim_profiler_wrap(void *(**start)(void *), void **arg)
+{
+	if (!atomic_load_explicit(&sampling, memory_order_relaxed) || shim_tls.internal)
+		return NULL;
+	for (int i = 0; i < WRAPS; i++) {
+		int expect = 0;
+		if (atomic_load_explicit(&wraps[i].used, memory_order_relaxed) ||
+		    !atomic_compare_exchange_strong(&wraps[i].used, &expect, 1))
+			continue;
+		wraps[i].start = *start;
+		wraps[i].arg = *arg;
+		*start = wrapped_start;
+		*arg = &wraps[i];
+		return &wraps[i];
+	}
+	__atomic_fetch_add(&untracked, 1, __ATOMIC_RELAXED);
+	return NULL;
+}
+
+void shim_profiler_unwrap(void *rec)
+{
+	struct wrap *w = rec;
+	if (w)
+		atomic_store(&w->used, 0);
+}
+
+int shim_profiler_init(void)
+{
+	struct sigaction sa, old;
+
+	hz = shim_config.hz;
+	if (!hz)
+		return 0;
+	depth = shim_config.stack_depth;
+	clock_id = shim_config.clock_wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
+	period.tv_sec = hz == 1 ? 1 : 0;
+	period.tv_nsec = hz == 1 ? 0 : 1000000000L / hz;
+	if (sigaction(SIGPROF, NULL, &old) != 0)
+		goto off;
+	if ((old.sa_flags & SA_SIGINFO) ||
+	    (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
+		shim_err("the program handles SIGPROF: CPU sampling is off");
+		goto off;
+	}
+	theirs = old;
+	if (shim_unwind_init() != 0)
+		shim_info("libunwind.so.8 not found: stacks by frame pointers only");
+	key_ok = pthread_key_create(&key, thread_end) == 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigprof;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGPROF, &sa, NULL) != 0) {
+		shim_err("cannot install the SIGPROF handler: %s; CPU sampling is off",
+			 strerror(errno));
+		goto off;
+	}
+	atomic_store(&owned, 1);
+	atomic_store(&sampling, 1);
+	start_thread((uintptr_t)__libc_stack_end);
+	return 0;
+off:
+	hz = 0;
+	return -1;
+}
+
+void shim_profiler_fork_child(void)
+{
+	struct prof_thread *me = self;
+
+	if (!atomic_load(&sampling))
+		return;
+	/* timers are not inherited: the child has only this thread, and only
+	 * its own samples belong in its outputs */
+	for (int i = 0; i < SHIM_PROF_THREADS; i++) {
+		if (!slots[i] || slots[i] == me)
+			continue;
+		if (atomic_load(&state[i]) != FREE)
+			wipe(slots[i]);
+		atomic_store(&state[i], FREE);
+	}
+	untracked = 0;
+	if (me) {
+		uintptr_t hi = me->stack_hi;
+		wipe(me);
+		me->tid = (int)syscall(SYS_gettid);
+		me->stack_hi = hi;
+		atomic_store(&me->live, 1);
+		if (arm(me) != 0) {
+			self = NULL;
+			release(me);
+		}
+	}
+}
+
+int shim_profiler_owns_sigprof(void)
+{
+	return atomic_load_explicit(&owned, memory_order_relaxed);
+}
+
+static void say_yield(void)
+{
+	static const char msg[] = "shimmer: the program handles SIGPROF: CPU sampling is off\n";
+	if (shim_log_level >= SHIM_LOG_ERROR)
+		(void)!write(2, msg, sizeof(msg) - 1);
+}
+
+int shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev)
+{
+	*prev = theirs;
+	if (!act)
+		return SHIM_SIG_KEEP;
+	if (!(act->sa_flags & SA_SIGINFO) &&
+	    (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN)) {
+		theirs = *act;
+		return SHIM_SIG_KEEP;
+	}
+	atomic_store(&sampling, 0);
+	atomic_store(&owned, 0);
+	if (!atomic_exchange(&yielded, 1)) {
+		for (int i = 0; i < SHIM_PROF_THREADS; i++)
+			if (atomic_load(&state[i]) == USED && slots[i])
+				disarm(slots[i]);
+		say_yield();
+	}
+	return SHIM_SIG_YIELD;
+}
+
+void shim_profiler_foreach(void (*fn)(const struct shim_prof_view *, void *), void *arg)
+{
+	for (int i = 0; i < SHIM_PROF_THREADS; i++) {
+		struct prof_thread *t = slots[i];
+		struct shim_prof_view v;
+
+		if (atomic_load_explicit(&state[i], memory_order_acquire) != USED || !t)
+			continue;
+		if (!t->tab.samples && !t->tab.dropped)
+			continue;
+		memset(&v, 0, sizeof(v));
+		v.tid = t->tid;
+		v.live = atomic_load(&t->live);
+		v.name = v.live ? "" : t->name;
+		v.samples = t->tab.samples;
+		v.dropped = t->tab.dropped;
+		v.skipped = t->skipped;
+		v.clock_seconds = (double)(t->clock_ns - t->clock0_ns) * 1e-9;
+		v.tab = &t->tab;
+		fn(&v, arg);
+	}
+}
+
+int shim_profiler_hz(void)
+{
+	return hz;
+}
+
+int shim_profiler_wall(void)
+{
+	return clock_id == CLOCK_MONOTONIC && hz;
+}

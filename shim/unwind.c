@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/* Signal-context unwinding. libunwind is opened RTLD_LOCAL (its _Unwind_*
+ * symbols must never stand in front of libgcc_s for the target's C++
+ * exceptions); when it is missing, a frame-pointer walk bounded to the stack.
+ * Runs in the SIGPROF handler: no malloc, no stdio, no locks of our own. */
+#define UNW_LOCAL_ONLY
+#include <dlfcn.h>
+#include <libunwind.h>
+#include <stdint.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "unwind.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static __typeof__(&unw_init_local2) p_init_local2;
+static __typeof__(&unw_step) p_step;
+static __typeof__(&unw_get_reg) p_get_reg;
+static __typeof__(&unw_tdep_getcontext) p_getcontext;
+static int have_unw;
+
+_Static_assert(sizeof(unw_cursor_t) <= sizeof(((struct shim_unwind_scratch *)0)->cursor),
+	       "scratch too small for unw_cursor_t");
+
+int shim_unwind_init(void)
+{
+	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	unw_context_t ctx;
+	unw_cursor_t c;
+
+	if (!h)
+		return -1;
+	p_init_local2 = (__typeof__(p_init_local2))dlsym(h, STR(unw_init_local2));
+	p_step = (__typeof__(p_step))dlsym(h, STR(unw_step));
+	p_get_reg = (__typeof__(p_get_reg))dlsym(h, STR(unw_get_reg));
+	p_getcontext = (__typeof__(p_getcontext))dlsym(h, STR(unw_tdep_getcontext));
+	if (!p_init_local2 || !p_step || !p_get_reg || !p_getcontext)
+		return -1;
+	/* one walk now: libunwind's lazy global init and the caches of our own
+	 * modules are done before any signal arrives */
+	p_getcontext(&ctx);
+	if (p_init_local2(&c, &ctx, 0) == 0)
+		for (int i = 0; i < 8 && p_step(&c) > 0; i++)
+			;
+	have_unw = 1;
+	return 0;
+}
+
+/* Frame pointers: rbp -> [saved rbp, return address], bounded to [sp, hi). */
+static int fp_walk(const ucontext_t *uc, uintptr_t hi, uintptr_t *pcs, int n, int max)
+{
+#if defined(__x86_64__)
+	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+	uintptr_t fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
+
+	while (n < max && fp >= sp && fp + 16 <= hi && !(fp & 7)) {
+		const uintptr_t *f = (const uintptr_t *)fp;
+		if (!f[1])
+			break;
+		pcs[n++] = f[1];
+		if (f[0] <= fp)
+			break;
+		fp = f[0];
+	}
+#else
+	(void)uc, (void)hi, (void)pcs, (void)max;
+#endif
+	return n;
+}
+
+int shim_unwind_signal(void *ucv, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,
+		       uintptr_t stack_hi)
+{
+	ucontext_t *uc = ucv;
+	int n = 0;
+
+	if (max <= 0)
+		return 0;
+#if defined(__x86_64__)
+	pcs[n++] = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+#else
+	return 0;
+#endif
+	if (have_unw) {
+		unw_cursor_t *c = (unw_cursor_t *)s->cursor;
+		if (p_init_local2(c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {
+			while (n < max && p_step(c) > 0) {
+				unw_word_t ip;
+				if (p_get_reg(c, UNW_REG_IP, &ip) != 0 || !ip)
+					break;
+				pcs[n++] = (uintptr_t)ip;
+			}
+			return n;
+		}
+	}
+	return stack_hi ? fp_walk(uc, stack_hi, pcs, n, max) : n;
+}

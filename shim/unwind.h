@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/* Walking the interrupted thread's stack from a signal context: libunwind's
+ * DWARF unwinder first (right at function entry and in code without frame
+ * pointers), a bounded frame-pointer walk when libunwind cannot start. */
+#ifndef SHIM_UNWIND_H
+#define SHIM_UNWIND_H
+
+#include <stdint.h>
+
+/* Scratch the unwinder needs, kept in the thread's preallocated profiler
+ * state so the handler uses little of the target's stack. */
+struct shim_unwind_scratch {
+	uint64_t cursor[160]; /* an unw_cursor_t (127 words on x86_64) */
+};
+
+/* Warm libunwind up outside any handler (first-use initialisation may take
+ * the loader lock and allocate). Returns 0 or -1. Constructor only. */
+int shim_unwind_init(void);
+
+/* Fill pcs[0..max) with the interrupted code's PC then the return addresses of
+ * its callers, from the signal handler's ucontext uc; stack_hi (the top of the
+ * thread's stack, 0 when unknown) bounds the frame-pointer fallback, used only
+ * when libunwind could not be loaded. Returns the number of
+ * frames (0 when none could be read). pcs[0] is the exact interrupted PC;
+ * pcs[i>0] are return addresses (the call is at pcs[i]-1).
+ * Async-signal-safe: yes (libunwind local unwinding with its per-thread cache;
+ * its first touch of a module takes the loader lock). Allocates: no. */
+int shim_unwind_signal(void *uc, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,
+		       uintptr_t stack_hi);
+
+#endif
