@@ -40,7 +40,9 @@ struct tree {
 
 static size_t slot_of(const struct tree *t, uint32_t parent, uint32_t func)
 {
-	uint64_t h = ((uint64_t)parent * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)func * 0xc2b2ae3d27d4eb4full);
+	uint64_t h = (uint64_t)parent * 0x9e3779b97f4a7c15ull;
+
+	h ^= (uint64_t)func * 0xc2b2ae3d27d4eb4full;
 	return (size_t)(h ^ (h >> 29)) & (t->nslot - 1);
 }
 
@@ -140,7 +142,8 @@ static int cmp_child(const void *a, const void *b)
 static int layout(struct tree *t, const struct shim_model *m)
 {
 	uint32_t *kids = calloc(t->len + 1, sizeof(*kids));
-	size_t *nkids = calloc(t->len + 1, sizeof(*nkids)), *start = calloc(t->len + 2, sizeof(*start));
+	size_t *nkids = calloc(t->len + 1, sizeof(*nkids));
+	size_t *start = calloc(t->len + 2, sizeof(*start));
 
 	if (!kids || !nkids || !start) {
 		free(kids);

@@ -77,8 +77,8 @@ static const struct shim_view *sort_view;
 
 static int cmp_caller(const void *a, const void *b)
 {
-	const struct shim_view_entry *x = &sort_view->e[((const struct shim_view_caller *)a)->entry];
-	const struct shim_view_entry *y = &sort_view->e[((const struct shim_view_caller *)b)->entry];
+	const struct shim_view_caller *ca = a, *cb = b;
+	const struct shim_view_entry *x = &sort_view->e[ca->entry], *y = &sort_view->e[cb->entry];
 	int r = strcmp(x->file, y->file);
 	if (r)
 		return r;
