@@ -82,6 +82,20 @@ $(BUILD)/targets/%: tests/targets/%.c
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O0 -g -fno-inline -fno-builtin -rdynamic $(WARN) \
 		$< -o $@ -pthread $(if $(filter %_cxx,$*),-lstdc++)
 
+# The CPU profiler's split target in more builds: optimisation x frame
+# pointers, and a stripped one (no -rdynamic: no symbol left at all).
+CPU_VARIANTS := t_cpu_O0_nofp t_cpu_O2 t_cpu_O2_fp t_cpu_stripped
+TARGETS      += $(patsubst %,$(BUILD)/targets/%,$(CPU_VARIANTS))
+$(BUILD)/targets/t_cpu_O0_nofp: CPU_FLAGS := -O0 -fomit-frame-pointer -rdynamic
+$(BUILD)/targets/t_cpu_O2:      CPU_FLAGS := -O2 -fomit-frame-pointer -rdynamic
+$(BUILD)/targets/t_cpu_O2_fp:   CPU_FLAGS := -O2 -fno-omit-frame-pointer -rdynamic
+$(BUILD)/targets/t_cpu_stripped: CPU_FLAGS := -O2 -fomit-frame-pointer
+$(patsubst %,$(BUILD)/targets/%,$(CPU_VARIANTS)): tests/targets/t_cpu.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $< ($(notdir $@))")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -g $(CPU_FLAGS) $(WARN) $< -o $@
+	$(Q)$(if $(filter %_stripped,$@),cp $@ $@.full && strip $@)
+
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")

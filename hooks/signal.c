@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* sigaction and signal for SIGPROF only: the profiler's handler must not be
- * replaced behind its back, and the program must keep its own. A program that
- * brings a SIGPROF handler gets it (sampling stops, one line); SIG_DFL/SIG_IGN
- * are remembered and reported back while ours stays. Every other signal and
- * every call while Shimmer is off passes straight through. Not counted. */
+ * replaced behind its back, and the program must keep its own. While we own
+ * SIGPROF the program's disposition is remembered and reported back, and the
+ * profiler hands it every SIGPROF that is not its own (shim/profiler.h).
+ * Every other signal and every call while Shimmer is off passes straight
+ * through. Not counted. */
 #include <signal.h>
 
 #include "hook.h"
@@ -20,7 +21,6 @@ static int ours(int sig)
 SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	struct sigaction prev;
-	int r;
 
 	if (!SHIM_RESOLVE(sigaction)) {
 		errno = ENOSYS;
@@ -28,15 +28,10 @@ SHIM_EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction
 	}
 	if (!ours(sig))
 		return real_sigaction(sig, act, old);
-	if (shim_profiler_sigprof(act, &prev) == SHIM_SIG_KEEP) {
-		if (old)
-			*old = prev;
-		return 0;
-	}
-	r = real_sigaction(sig, act, NULL);
-	if (r == 0 && old)
+	shim_profiler_sigprof(act, &prev);
+	if (old)
 		*old = prev;
-	return r;
+	return 0;
 }
 
 SHIM_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
@@ -54,9 +49,6 @@ SHIM_EXPORT __sighandler_t signal(int sig, __sighandler_t handler)
 	sa.sa_flags = SA_RESTART;
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, sig);
-	if (shim_profiler_sigprof(&sa, &prev) == SHIM_SIG_KEEP)
-		return prev.sa_handler;
-	if (real_signal(sig, handler) == SIG_ERR)
-		return SIG_ERR;
+	shim_profiler_sigprof(&sa, &prev);
 	return prev.sa_handler;
 }

@@ -60,14 +60,68 @@ static uint64_t clock_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void disarm(struct prof_thread *t)
+{
+	if (atomic_exchange(&t->has_timer, 0))
+		timer_delete(t->timer);
+}
+
+static void say_yield(void)
+{
+	static const char msg[] = "shimmer: the program handles SIGPROF: CPU sampling is off\n";
+	if (shim_log_level >= SHIM_LOG_ERROR)
+		(void)!write(2, msg, sizeof(msg) - 1);
+}
+
+/* A SIGPROF that is not one of our timers': the program's own profiler
+ * (setitimer, its own timer, kill). Hand it to the program's handler; the
+ * first time, give SIGPROF back for good: sampling stops, timers go, the
+ * program's handler is installed for real. Async-signal-safe throughout. */
+static void foreign(int sig, siginfo_t *si, void *uc)
+{
+	struct sigaction t = theirs;
+
+	if ((t.sa_flags & SA_SIGINFO) || (t.sa_handler != SIG_DFL && t.sa_handler != SIG_IGN)) {
+		if (!atomic_exchange(&yielded, 1)) {
+			atomic_store(&sampling, 0);
+			for (int i = 0; i < SHIM_PROF_THREADS; i++)
+				if (atomic_load(&state[i]) == USED && slots[i])
+					disarm(slots[i]);
+			atomic_store(&owned, 0);
+			sigaction(SIGPROF, &t, NULL);
+			say_yield();
+		}
+		if (t.sa_flags & SA_SIGINFO)
+			t.sa_sigaction(sig, si, uc);
+		else
+			t.sa_handler(sig);
+	} else if (t.sa_handler == SIG_DFL) {
+		/* the default action of SIGPROF ends the process: as it would have */
+		atomic_store(&owned, 0);
+		sigaction(SIGPROF, &t, NULL);
+		raise(SIGPROF);
+	}
+}
+
+static int is_slot(const void *p)
+{
+	for (int i = 0; p && i < SHIM_PROF_THREADS; i++)
+		if (slots[i] == p)
+			return 1;
+	return 0;
+}
+
 static void on_sigprof(int sig, siginfo_t *si, void *uc)
 {
 	int saved = errno;
 	struct prof_thread *t = self;
 
-	(void)sig;
-	if (!t || si->si_code != SI_TIMER || si->si_value.sival_ptr != t ||
-	    !atomic_load_explicit(&sampling, memory_order_relaxed))
+	if (si->si_code != SI_TIMER ||
+	    (si->si_value.sival_ptr != t && !is_slot(si->si_value.sival_ptr))) {
+		foreign(sig, si, uc);
+		goto out;
+	}
+	if (!t || si->si_value.sival_ptr != t || !atomic_load_explicit(&sampling, memory_order_relaxed))
 		goto out;
 	if (shim_tls.internal) {
 		/* Shimmer's own export or fork handling: not the program's time */
@@ -158,12 +212,6 @@ static int arm(struct prof_thread *t)
 		return -1;
 	}
 	return 0;
-}
-
-static void disarm(struct prof_thread *t)
-{
-	if (atomic_exchange(&t->has_timer, 0))
-		timer_delete(t->timer);
 }
 
 /* pthread key destructor: the thread ends; keep its samples, stop its timer. */
@@ -339,32 +387,11 @@ int shim_profiler_owns_sigprof(void)
 	return atomic_load_explicit(&owned, memory_order_relaxed);
 }
 
-static void say_yield(void)
-{
-	static const char msg[] = "shimmer: the program handles SIGPROF: CPU sampling is off\n";
-	if (shim_log_level >= SHIM_LOG_ERROR)
-		(void)!write(2, msg, sizeof(msg) - 1);
-}
-
-int shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev)
+void shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev)
 {
 	*prev = theirs;
-	if (!act)
-		return SHIM_SIG_KEEP;
-	if (!(act->sa_flags & SA_SIGINFO) &&
-	    (act->sa_handler == SIG_DFL || act->sa_handler == SIG_IGN)) {
+	if (act)
 		theirs = *act;
-		return SHIM_SIG_KEEP;
-	}
-	atomic_store(&sampling, 0);
-	atomic_store(&owned, 0);
-	if (!atomic_exchange(&yielded, 1)) {
-		for (int i = 0; i < SHIM_PROF_THREADS; i++)
-			if (atomic_load(&state[i]) == USED && slots[i])
-				disarm(slots[i]);
-		say_yield();
-	}
-	return SHIM_SIG_YIELD;
 }
 
 void shim_profiler_foreach(void (*fn)(const struct shim_prof_view *, void *), void *arg)

@@ -55,16 +55,16 @@ void shim_profiler_fork_child(void);
 /* Nonzero while Shimmer's handler owns SIGPROF. Async-signal-safe: yes. */
 int shim_profiler_owns_sigprof(void);
 
-enum { SHIM_SIG_KEEP, SHIM_SIG_YIELD };
-
 /* The program sets (act != NULL) or reads (act == NULL) SIGPROF while we own
- * it. *prev receives the disposition the program believes was in place.
- * SHIM_SIG_KEEP: SIG_DFL/SIG_IGN or a read: ours stays installed, the wish is
- * remembered (a later read returns it); the caller returns 0.
- * SHIM_SIG_YIELD: the program brings its own handler: sampling stops for good
- * (every timer deleted, one "shimmer: " line) and the caller installs act for
- * real. Async-signal-safe: yes. Allocates: no. Locks: none. */
-int shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev);
+ * it: our handler stays installed and the program's wish is remembered;
+ * *prev receives the disposition the program believes was in place, and the
+ * caller returns 0. A SIGPROF that is not one of our timers' then reaches the
+ * program's handler; the first such signal ends sampling for good (timers
+ * deleted, the program's handler installed for real, one "shimmer: " line),
+ * so a program with its own profiler keeps it, and one that only installs a
+ * cleanup handler (sort, bash) is still sampled, silently.
+ * Async-signal-safe: yes. Allocates: no. Locks: none. */
+void shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev);
 
 /* Call fn for every thread that has a sample table (live or exited). Export
  * time; the tables may still grow while fn reads them. */

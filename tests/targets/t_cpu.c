@@ -37,6 +37,6 @@ int main(int argc, char **argv)
 {
 	double scale = argc > 1 ? strtod(argv[1], NULL) : 1.0;
 	work((long)(unit * scale));
-	printf("done %lu\n", sink != 0);
+	printf("done %d\n", sink != 0);
 	return 0;
 }
