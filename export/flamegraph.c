@@ -40,7 +40,9 @@ struct tree {
 
 static size_t slot_of(const struct tree *t, uint32_t parent, uint32_t func)
 {
-	uint64_t h = ((uint64_t)parent * 0x9e3779b97f4a7c15ull) ^ ((uint64_t)func * 0xc2b2ae3d27d4eb4full);
+	uint64_t h = (uint64_t)parent * 0x9e3779b97f4a7c15ull;
+
+	h ^= (uint64_t)func * 0xc2b2ae3d27d4eb4full;
 	return (size_t)(h ^ (h >> 29)) & (t->nslot - 1);
 }
 
@@ -140,7 +142,8 @@ static int cmp_child(const void *a, const void *b)
 static int layout(struct tree *t, const struct shim_model *m)
 {
 	uint32_t *kids = calloc(t->len + 1, sizeof(*kids));
-	size_t *nkids = calloc(t->len + 1, sizeof(*nkids)), *start = calloc(t->len + 2, sizeof(*start));
+	size_t *nkids = calloc(t->len + 1, sizeof(*nkids));
+	size_t *start = calloc(t->len + 2, sizeof(*start));
 
 	if (!kids || !nkids || !start) {
 		free(kids);
@@ -227,31 +230,132 @@ static void label(struct shim_sink *o, const char *name, double w)
 	free(cut);
 }
 
-static int frame(struct shim_sink *o, const struct shim_model *m, const struct node *nd,
-		 double scale, uint64_t total, int height)
+/* What every frame of one function shares, made once per function. */
+struct look {
+	char *name; /* cleaned to UTF-8 */
+	char *xml;  /* and escaped */
+	size_t len; /* of name */
+	int rgb[3];
+};
+
+static void looks_free(struct look *l, size_t n)
 {
-	char *name = shim_view_clean(name_of(m, nd->func), 0);
+	for (size_t i = 0; l && i < n; i++) {
+		free(l[i].name);
+		free(l[i].xml);
+	}
+	free(l);
+}
+
+/* Looks of the functions, then "all" at [nfuncs] and "?" at [nfuncs + 1]. */
+static struct look *looks_make(const struct shim_model *m)
+{
+	size_t n = m->nfuncs + 2;
+	struct look *l = calloc(n, sizeof(*l));
+
+	for (size_t i = 0; l && i < n; i++) {
+		uint32_t f = i < m->nfuncs ? (uint32_t)i : (i == m->nfuncs ? ROOT : ROOT - 1);
+		struct shim_sink x;
+		l[i].name = shim_view_clean(name_of(m, f), 0);
+		if (!l[i].name) {
+			looks_free(l, n);
+			return NULL;
+		}
+		shim_sink_init(&x);
+		shim_view_xml(&x, l[i].name);
+		if (x.failed || !x.buf) {
+			shim_sink_free(&x);
+			looks_free(l, n);
+			return NULL;
+		}
+		l[i].xml = x.buf;
+		l[i].len = strlen(l[i].name);
+		colour(m, f, l[i].rgb);
+	}
+	return l;
+}
+
+/* v >= 0 as "%.2f" would print it (to the rounding of the last digit):
+ * printf's float path is most of the export time of a big graph. */
+static char *fix2(char *p, double v)
+{
+	unsigned long long c = v > 0 ? (unsigned long long)(v * 100 + 0.5) : 0, ip = c / 100;
+	char tmp[24];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + ip % 10);
+	while (ip /= 10);
+	while (n)
+		*p++ = tmp[--n];
+	*p++ = '.';
+	*p++ = (char)('0' + (c / 10) % 10);
+	*p++ = (char)('0' + c % 10);
+	return p;
+}
+
+static char *put(char *p, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(p, s, n);
+	return p + n;
+}
+
+static char *put_u(char *p, unsigned long long v)
+{
+	char tmp[24];
+	int n = 0;
+
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while (v /= 10);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static void frame(struct shim_sink *o, const struct shim_model *m, const struct look *looks,
+		  const struct node *nd, double scale, uint64_t total, int height)
+{
+	const struct look *lk = &looks[nd->func == ROOT ? m->nfuncs
+				       : (nd->func < m->nfuncs ? nd->func : m->nfuncs + 1)];
 	double x = XPAD + nd->x * scale, w = (double)nd->count * scale;
+	int y = height - YPAD_BOTTOM - (int)(nd->depth + 1) * FRAME_H + 1;
+	char buf[320], *p = buf;
+
 	/* nothing sampled: the root alone, full width, says so */
 	if (!total)
 		w = WIDTH - 2 * XPAD;
-	int y = height - YPAD_BOTTOM - (int)(nd->depth + 1) * FRAME_H + 1, rgb[3];
-
-	if (!name)
-		return -1;
-	colour(m, nd->func, rgb);
 	shim_sink_puts(o, "<g><title>");
-	shim_view_xml(o, name);
-	shim_sink_printf(o, " (%llu samples, %.2f%%)</title>", (unsigned long long)nd->count,
-			 total ? 100.0 * (double)nd->count / (double)total : 100.0);
-	shim_sink_printf(o, "<rect x=\"%.2f\" y=\"%d\" width=\"%.2f\" height=\"%d\" "
-			    "fill=\"rgb(%d,%d,%d)\" rx=\"2\" ry=\"2\"/>",
-			 x, y, w, FRAME_H - 1, rgb[0], rgb[1], rgb[2]);
-	shim_sink_printf(o, "<text x=\"%.2f\" y=\"%d\">", x + 3, y + FRAME_H - 5);
-	label(o, name, w);
+	shim_sink_puts(o, lk->xml);
+	p = put(p, " (");
+	p = put_u(p, nd->count);
+	p = put(p, " samples, ");
+	p = fix2(p, total ? 100.0 * (double)nd->count / (double)total : 100.0);
+	p = put(p, "%)</title><rect x=\"");
+	p = fix2(p, x);
+	p = put(p, "\" y=\"");
+	p = put_u(p, (unsigned)y);
+	p = put(p, "\" width=\"");
+	p = fix2(p, w);
+	p = put(p, "\" height=\"");
+	p = put_u(p, FRAME_H - 1);
+	p = put(p, "\" fill=\"rgb(");
+	for (int i = 0; i < 3; i++) {
+		p = put_u(p, (unsigned)lk->rgb[i]);
+		*p++ = i < 2 ? ',' : ')';
+	}
+	p = put(p, "\" rx=\"2\" ry=\"2\"/><text x=\"");
+	p = fix2(p, x + 3);
+	p = put(p, "\" y=\"");
+	p = put_u(p, (unsigned)(y + FRAME_H - 5));
+	p = put(p, "\">");
+	shim_sink_write(o, buf, (size_t)(p - buf));
+	if (lk->len * FONT * FONT_W + 3 <= w)
+		shim_sink_puts(o, lk->xml); /* fits whole: the common case, no copy */
+	else
+		label(o, lk->name, w);
 	shim_sink_puts(o, "</text></g>\n");
-	free(name);
-	return 0;
 }
 
 /* The zoom and search script (flamegraph.pl's behaviour, our code). */
@@ -377,6 +481,7 @@ static const char js[] =
 int shim_export_flamegraph(const struct shim_model *m, struct shim_sink *o)
 {
 	struct tree t = {0};
+	struct look *looks = NULL;
 	uint32_t depthmax = 0;
 	uint64_t total;
 	double scale;
@@ -448,17 +553,19 @@ int shim_export_flamegraph(const struct shim_model *m, struct shim_sink *o)
 	shim_sink_printf(o, "<text id=\"matched\" x=\"%d\" y=\"%d\"> </text>\n", WIDTH - XPAD,
 			 height - 12);
 	shim_sink_puts(o, "<g id=\"frames\">\n");
+	looks = looks_make(m);
+	if (!looks)
+		goto out;
 	for (size_t i = 0; i < t.len; i++) {
-		/* index order is parents first: a hidden parent hides its children too,
-		 * since they are never wider */
+		/* a frame too thin to see is left out (its children are thinner) */
 		if (i && (double)t.n[i].count * scale < MIN_PX)
 			continue;
-		if (frame(o, m, &t.n[i], scale ? scale : 0, total, height) != 0)
-			goto out;
+		frame(o, m, looks, &t.n[i], scale, total, height);
 	}
 	shim_sink_puts(o, "</g>\n</svg>\n");
 	rc = o->failed ? -1 : 0;
 out:
+	looks_free(looks, m->nfuncs + 2);
 	free(t.n);
 	free(t.slot);
 	return rc;

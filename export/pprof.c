@@ -318,8 +318,9 @@ int shim_export_pprof(const struct shim_model *m, struct shim_sink *out)
 	pb_uint(&body, 10, (uint64_t)llround(m->wall_seconds * 1e9));
 	value_type(&body, &sub, 11, &t, kind, "nanoseconds");
 	pb_uint(&body, 12, (uint64_t)llround(period));
-	shim_sink_printf(&tmp, "shimmer@0.1: %s %llu, %d Hz requested, effective period %.0f ns",
-			 m->exe, (unsigned long long)m->samples, m->hz, period);
+	shim_sink_printf(&tmp, "shimmer@0.1: %s (pid %d), %llu samples, %d Hz requested, "
+			       "effective period %.0f ns",
+			 m->exe, m->pid, (unsigned long long)m->samples, m->hz, period);
 	if (!tmp.failed)
 		pb_uint(&body, 13, (uint64_t)str(&t, tmp.buf));
 	tmp.len = 0;

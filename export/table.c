@@ -17,9 +17,37 @@
 static const char *const order_names[] = {"cumulative time", "internal time", "call count",
 					   "function name"};
 
+/* "%8.3f" into p (at least 32 bytes); returns the end. Integer digits by hand:
+ * printf's float path dominated the export of a big profile. */
+static char *fmt8(char *p, double v)
+{
+	unsigned long long c, ip;
+	char tmp[32];
+	int n = 0;
+
+	if (!(v >= 0) || v >= 1e15) /* negative, NaN or huge: printf's own way */
+		return p + snprintf(p, 32, "%8.3f", v);
+	c = (unsigned long long)(v * 1000 + 0.5);
+	ip = c / 1000;
+	tmp[n++] = (char)('0' + c % 10);
+	tmp[n++] = (char)('0' + (c / 10) % 10);
+	tmp[n++] = (char)('0' + (c / 100) % 10);
+	tmp[n++] = '.';
+	do
+		tmp[n++] = (char)('0' + ip % 10);
+	while (ip /= 10);
+	while (n < 8)
+		tmp[n++] = ' ';
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
 static void f8(struct shim_sink *o, double v)
 {
-	shim_sink_printf(o, "%8.3f ", v);
+	char b[40], *e = fmt8(b, v);
+	*e++ = ' ';
+	shim_sink_write(o, b, (size_t)(e - b));
 }
 
 /* One print_stats row: ncalls tottime percall cumtime percall name. An
@@ -50,8 +78,8 @@ static const struct shim_view *sort_view;
 
 static int cmp_caller(const void *a, const void *b)
 {
-	const struct shim_view_entry *x = &sort_view->e[((const struct shim_view_caller *)a)->entry];
-	const struct shim_view_entry *y = &sort_view->e[((const struct shim_view_caller *)b)->entry];
+	const struct shim_view_caller *ca = a, *cb = b;
+	const struct shim_view_entry *x = &sort_view->e[ca->entry], *y = &sort_view->e[cb->entry];
 	int r = strcmp(x->file, y->file);
 	if (r)
 		return r;
@@ -63,7 +91,7 @@ static int cmp_caller(const void *a, const void *b)
 /* print_callers: "name.ljust(width)<-" then one caller a line, sorted by key,
  * pstats' own alignment (the first caller on the same line). */
 static int callers(struct shim_sink *o, const struct shim_view *v, const struct shim_view_entry *e,
-		   const char *name, size_t width)
+		   char *const *all, const char *name, size_t width)
 {
 	struct shim_view_caller *list;
 	size_t n = e->ncallers;
@@ -80,11 +108,8 @@ static int callers(struct shim_sink *o, const struct shim_view *v, const struct 
 	sort_view = v;
 	qsort(list, n, sizeof(*list), cmp_caller);
 	for (size_t i = 0; i < n; i++) {
-		char calls[32], *cname = shim_view_std_string(&v->e[list[i].entry]);
-		if (!cname) {
-			free(list);
-			return -1;
-		}
+		char calls[32];
+		const char *cname = all[list[i].entry];
 		if (v->e[list[i].entry].known || list[i].calls)
 			snprintf(calls, sizeof(calls), "%llu", (unsigned long long)list[i].calls);
 		else
@@ -95,9 +120,12 @@ static int callers(struct shim_sink *o, const struct shim_view *v, const struct 
 			shim_sink_puts(o, " ");
 		else
 			shim_sink_printf(o, "%*s", (int)width + 1, "");
-		shim_sink_printf(o, "%*s %8.3f %8.3f  %s\n", i == 0 ? 7 : 9, calls, list[i].tt,
-				 list[i].ct, cname);
-		free(cname);
+		shim_sink_printf(o, "%*s ", i == 0 ? 7 : 9, calls);
+		f8(o, list[i].tt);
+		f8(o, list[i].ct);
+		shim_sink_puts(o, " ");
+		shim_sink_puts(o, cname);
+		shim_sink_puts(o, "\n");
 	}
 	free(list);
 	return 0;
@@ -239,16 +267,18 @@ int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *o, in
 	order = shim_view_order(&v, sort, &n);
 	if (!order)
 		goto out;
-	names = calloc(n + 1, sizeof(*names));
+	/* every entry's "file:line(name)" once: rows and callers both print them */
+	names = calloc(v.n + 1, sizeof(*names));
 	if (!names)
 		goto out;
-	for (size_t i = 0; i < n; i++) {
-		names[i] = shim_view_std_string(&v.e[order[i]]);
+	for (size_t i = 0; i < v.n; i++) {
+		names[i] = shim_view_std_string(&v.e[i]);
 		if (!names[i])
 			goto out;
-		if (strlen(names[i]) > width)
-			width = strlen(names[i]);
 	}
+	for (size_t i = 0; i < n; i++)
+		if (strlen(names[order[i]]) > width)
+			width = strlen(names[order[i]]);
 	width += 2;
 
 	shim_sink_printf(o, "Shimmer profile of %s (pid %d, parent %d), %.3f s wall, %llu "
@@ -261,14 +291,14 @@ int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *o, in
 	shim_sink_puts(o, "   ncalls  tottime  percall  cumtime  percall "
 			  "filename:lineno(function)\n");
 	for (size_t i = 0; i < n; i++)
-		row(o, &v.e[order[i]], names[i]);
+		row(o, &v.e[order[i]], names[order[i]]);
 	shim_sink_puts(o, "\n\n");
 
 	shim_sink_printf(o, "   Ordered by: %s\n\n", order_names[sort]);
 	shim_sink_printf(o, "%-*s%s\n", (int)width, "Function ", "was called by...");
 	shim_sink_printf(o, "%*s    ncalls  tottime  cumtime\n", (int)width, "");
 	for (size_t i = 0; i < n; i++)
-		if (callers(o, &v, &v.e[order[i]], names[i], width) != 0)
+		if (callers(o, &v, &v.e[order[i]], names, names[order[i]], width) != 0)
 			goto out;
 	shim_sink_puts(o, "\n\n");
 
@@ -289,7 +319,7 @@ int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *o, in
 				 (unsigned long long)m->dropped.threads);
 	rc = o->failed ? -1 : 0;
 out:
-	for (size_t i = 0; names && i < n; i++)
+	for (size_t i = 0; names && i < v.n; i++)
 		free(names[i]);
 	free(names);
 	free(order);

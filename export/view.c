@@ -35,18 +35,13 @@ static int add_entry(struct builder *b, const struct shim_view_entry *src, size_
 	return 0;
 }
 
+/* Append a caller; duplicates are merged once at the end (merge_callers), so
+ * a function with thousands of callers costs a sort, not a quadratic scan. */
 static int add_caller(struct shim_view_entry *e, size_t entry, uint64_t calls, double tt,
 		      double ct)
 {
 	struct shim_view_caller *c;
 
-	for (size_t i = 0; i < e->ncallers; i++)
-		if (e->callers[i].entry == entry) {
-			e->callers[i].calls += calls;
-			e->callers[i].tt += tt;
-			e->callers[i].ct += ct;
-			return 0;
-		}
 	/* grow by powers of two: the count is the capacity's only record */
 	if ((e->ncallers & (e->ncallers - 1)) == 0) {
 		size_t ncap = e->ncallers ? e->ncallers * 2 : 2;
@@ -61,6 +56,35 @@ static int add_caller(struct shim_view_entry *e, size_t entry, uint64_t calls, d
 	c->tt = tt;
 	c->ct = ct;
 	return 0;
+}
+
+static int cmp_caller_entry(const void *a, const void *b)
+{
+	size_t x = ((const struct shim_view_caller *)a)->entry;
+	size_t y = ((const struct shim_view_caller *)b)->entry;
+	return (x > y) - (x < y);
+}
+
+/* Callers that name the same entry (two sampled functions that are one
+ * intercepted function, two call sites in one function) become one. */
+static void merge_callers(struct shim_view_entry *e)
+{
+	size_t o = 0;
+
+	if (e->ncallers < 2)
+		return;
+	qsort(e->callers, e->ncallers, sizeof(*e->callers), cmp_caller_entry);
+	for (size_t i = 1; i < e->ncallers; i++) {
+		struct shim_view_caller *d = &e->callers[o], *c = &e->callers[i];
+		if (c->entry == d->entry) {
+			d->calls += c->calls;
+			d->tt += c->tt;
+			d->ct += c->ct;
+		} else {
+			e->callers[++o] = *c;
+		}
+	}
+	e->ncallers = o + 1;
 }
 
 static const struct shim_model *sort_model;
@@ -218,6 +242,8 @@ static int build(struct builder *b)
 			return -1;
 	}
 	for (size_t i = 0; i < v->n; i++)
+		merge_callers(&v->e[i]);
+	for (size_t i = 0; i < v->n; i++)
 		if (v->e[i].listed) {
 			v->total_calls += v->e[i].calls;
 			v->total_tt += v->e[i].tt;
@@ -325,13 +351,18 @@ size_t *shim_view_order(const struct shim_view *v, int how, size_t *n)
 char *shim_view_std_string(const struct shim_view_entry *e)
 {
 	struct shim_sink s;
+	char *clean;
+
 	shim_sink_init(&s);
 	shim_sink_printf(&s, "%s:%d(%s)", e->file, e->line, e->name);
 	if (s.failed) {
 		shim_sink_free(&s);
 		return NULL;
 	}
-	return s.buf;
+	/* the same text pstats prints from profile.pstats, whose names are clean */
+	clean = shim_view_clean(s.buf, 0);
+	shim_sink_free(&s);
+	return clean;
 }
 
 /* Length of the valid UTF-8 sequence at p (1-4), or 0 when it is not one. */
