@@ -22,15 +22,16 @@ struct writer {
 	unsigned fmt; /* enum shim_format: the SHIMMER_FORMATS bit */
 	const char *file;
 	int (*render)(const struct shim_model *, struct shim_sink *);
+	int cpu; /* a CPU-sample view: written only when the process took samples */
 };
 
 static const struct writer writers[] = {
-	{SHIM_FMT_TABLE, "profile.txt", shim_export_table},
-	{SHIM_FMT_PSTATS, "profile.pstats", shim_export_pstats},
-	{SHIM_FMT_FOLDED, "cpu.folded", shim_export_folded},
-	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph},
-	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope},
-	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof},
+	{SHIM_FMT_TABLE, "profile.txt", shim_export_table, 0},
+	{SHIM_FMT_PSTATS, "profile.pstats", shim_export_pstats, 0},
+	{SHIM_FMT_FOLDED, "cpu.folded", shim_export_folded, 1},
+	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph, 1},
+	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope, 1},
+	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof, 1},
 };
 
 static char run_dir[PATH_MAX];
@@ -175,7 +176,10 @@ int shim_output_flush(void)
 	}
 	for (size_t i = 0; i < sizeof(writers) / sizeof(writers[0]); i++) {
 		struct shim_sink s;
-		if (!(shim_config.formats & (1u << writers[i].fmt)))
+		/* most processes of a build live a few ms and take no sample: four
+		 * empty CPU views would cost them more file system work than the
+		 * rest of their exit together */
+		if (!(shim_config.formats & (1u << writers[i].fmt)) || (writers[i].cpu && !m.samples))
 			continue;
 		shim_sink_init(&s);
 		if (writers[i].render(&m, &s) != 0 || s.failed) {

@@ -302,15 +302,11 @@ class TestWriterSettings(WritersRun):
         st = pstats.Stats(os.path.join(d, "profile.pstats")).stats
         self.assertEqual(st[("libc.so.6", 0, "write")][1], 200)
         self.assertFalse(any(k[2].endswith("_spin") for k in st))
-        with open(os.path.join(d, "cpu.folded")) as f:
-            self.assertEqual(f.read(), "")
-        p = subprocess.run(["xmllint", "--noout", os.path.join(d, "flamegraph.svg")],
-                           capture_output=True)
-        self.assertEqual(p.returncode, 0, p.stderr)
-        with open(os.path.join(d, "cpu.pb.gz"), "rb") as f:
-            self.assertEqual(pprofcheck.summary(pprofcheck.decode(f.read()))["total"], 0)
-        with open(os.path.join(d, "profile.speedscope.json")) as f:
-            self.assertEqual(json.load(f)["profiles"][0]["samples"], [])
+        # no samples: the CPU views are not written (a build's short processes
+        # must not pay for four empty files); the table and pstats always are
+        for name in ("cpu.folded", "flamegraph.svg", "cpu.pb.gz", "profile.speedscope.json"):
+            self.assertFalse(os.path.exists(os.path.join(d, name)), name)
+        self.assertTrue(os.path.isfile(os.path.join(d, "profile.txt")))
 
     @unittest.skipIf(SAN, "shimmer run puts libshimmer.so before the ASan runtime")
     def test_run_open_prints_the_svg(self):
