@@ -20,6 +20,7 @@
 #include "profiler.h"
 #include "record.h"
 #include "thread.h"
+#include "worker.h"
 
 int shim_pid;
 static atomic_int finished;
@@ -39,6 +40,7 @@ void shim_finish(void)
 	    atomic_exchange(&finished, 1))
 		return;
 	shim_tls.internal++;
+	shim_worker_stop(2000);
 	shim_output_flush();
 	shim_tls.internal--;
 }
@@ -67,6 +69,7 @@ static void fork_child(void)
 	shim_thread_fork_child();
 	shim_output_fork_child();
 	shim_profiler_fork_child();
+	shim_worker_fork_child();
 	atomic_store(&finished, 0);
 	shim_tls.internal--;
 }

@@ -4,6 +4,7 @@
  * counter and its resource, all in the calling thread's own slot. */
 #include "record.h"
 #include "fdtab.h"
+#include "worker.h"
 
 unsigned shim_active;
 
@@ -53,6 +54,12 @@ void shim_rec_call(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, int 
 	uint64_t dt = shim_clock_now() - t0;
 	struct shim_thread *t = shim_thread_self();
 
+	/* the worker starts here, from the program's first recorded call after
+	 * something registered work: never in the constructor, never in a
+	 * malloc */
+	if (__builtin_expect(shim_worker_pending, 0))
+		shim_worker_start();
+
 	if (!t)
 		return;
 	account(t, fn, pc, dt, bytes, err, fd >= 0 ? shim_fd_res(fd, NULL) : 0, fd >= 0);
@@ -64,6 +71,8 @@ void shim_rec_call_res(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, 
 	uint64_t dt = shim_clock_now() - t0;
 	struct shim_thread *t = shim_thread_self();
 
+	if (__builtin_expect(shim_worker_pending, 0))
+		shim_worker_start();
 	if (!t)
 		return;
 	account(t, fn, pc, dt, bytes, err, res, 1);

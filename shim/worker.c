@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: MIT */
+/* The worker thread: a poll loop over an eventfd, the watched fds and the
+ * earliest due job. Created lazily (PITFALLS: no thread before main), all
+ * signals blocked (the target's signals go to the target's threads), every
+ * call it makes passes through the hooks untouched. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+#include "thread.h"
+#include "worker.h"
+
+struct job {
+	uint64_t period_ns, next_ns;
+	void (*fn)(void *);
+	void *arg;
+};
+
+struct watch {
+	int fd;
+	void (*fn)(int, void *);
+	void *arg;
+};
+
+volatile int shim_worker_pending;
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* jobs, watches, state */
+static struct job jobs[SHIM_WORKER_JOBS];
+static struct watch watches[SHIM_WORKER_FDS];
+static int njobs, nwatches;
+static int wake_fd = -1;
+static atomic_int running, stopping, exited;
+static pthread_t thread;
+
+int shim_worker_every(unsigned period_ms, void (*fn)(void *), void *arg)
+{
+	int rc = -1;
+
+	if (!period_ms || !fn)
+		return -1;
+	pthread_mutex_lock(&lock);
+	if (njobs < SHIM_WORKER_JOBS) {
+		jobs[njobs].period_ns = (uint64_t)period_ms * 1000000ull;
+		jobs[njobs].next_ns = shim_clock_mono_ns() + jobs[njobs].period_ns;
+		jobs[njobs].fn = fn;
+		jobs[njobs].arg = arg;
+		njobs++;
+		rc = 0;
+		if (!atomic_load(&running))
+			shim_worker_pending = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	shim_worker_wake();
+	return rc;
+}
+
+int shim_worker_watch(int fd, void (*fn)(int, void *), void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&lock);
+	if (nwatches < SHIM_WORKER_FDS && fd >= 0 && fn) {
+		watches[nwatches].fd = fd;
+		watches[nwatches].fn = fn;
+		watches[nwatches].arg = arg;
+		nwatches++;
+		rc = 0;
+		if (!atomic_load(&running))
+			shim_worker_pending = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	shim_worker_wake();
+	return rc;
+}
+
+void shim_worker_unwatch(int fd)
+{
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nwatches; i++)
+		if (watches[i].fd == fd) {
+			watches[i] = watches[--nwatches];
+			break;
+		}
+	pthread_mutex_unlock(&lock);
+	shim_worker_wake();
+}
+
+void shim_worker_wake(void)
+{
+	uint64_t one = 1;
+	int saved = errno;
+
+	if (wake_fd >= 0 && write(wake_fd, &one, sizeof(one)) < 0) {
+		/* a full counter already means "wake" */
+	}
+	errno = saved;
+}
+
+static void *loop(void *unused)
+{
+	(void)unused;
+	shim_tls.internal = 1; /* for the thread's whole life */
+	while (!atomic_load(&stopping)) {
+		struct pollfd pfd[SHIM_WORKER_FDS + 1];
+		struct watch w[SHIM_WORKER_FDS];
+		uint64_t now = shim_clock_mono_ns(), due = now + 1000000000ull;
+		int n, timeout;
+
+		pthread_mutex_lock(&lock);
+		for (int i = 0; i < njobs; i++)
+			if (jobs[i].next_ns < due)
+				due = jobs[i].next_ns;
+		n = nwatches;
+		memcpy(w, watches, sizeof(w[0]) * (size_t)n);
+		pthread_mutex_unlock(&lock);
+
+		pfd[0].fd = wake_fd;
+		pfd[0].events = POLLIN;
+		for (int i = 0; i < n; i++) {
+			pfd[i + 1].fd = w[i].fd;
+			pfd[i + 1].events = POLLIN;
+			pfd[i + 1].revents = 0;
+		}
+		timeout = due > now ? (int)((due - now + 999999) / 1000000) : 0;
+		if (poll(pfd, (nfds_t)n + 1, timeout) > 0) {
+			if (pfd[0].revents & POLLIN) {
+				uint64_t v;
+				if (read(wake_fd, &v, sizeof(v)) < 0) {
+					/* drained by someone else: fine */
+				}
+			}
+			for (int i = 0; i < n; i++)
+				if (pfd[i + 1].revents & (POLLIN | POLLERR | POLLHUP))
+					w[i].fn(w[i].fd, w[i].arg);
+		}
+		if (atomic_load(&stopping))
+			break;
+		now = shim_clock_mono_ns();
+		for (int i = 0;; i++) {
+			struct job j;
+			pthread_mutex_lock(&lock);
+			if (i >= njobs) {
+				pthread_mutex_unlock(&lock);
+				break;
+			}
+			j = jobs[i];
+			if (j.next_ns <= now)
+				jobs[i].next_ns = now + j.period_ns;
+			pthread_mutex_unlock(&lock);
+			if (j.next_ns <= now)
+				j.fn(j.arg);
+		}
+	}
+	atomic_store(&exited, 1);
+	return NULL;
+}
+
+int shim_worker_high_fd(int fd)
+{
+	struct rlimit rl;
+	int floor = 1000, high;
+
+	if (fd < 0)
+		return fd;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    (rlim_t)floor + 64 > rl.rlim_cur)
+		floor = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 3;
+	high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	if (high < 0)
+		return fd;
+	close(fd);
+	return high;
+}
+
+int shim_worker_start(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	int rc;
+
+	if (!shim_worker_pending || atomic_load(&stopping))
+		return 0;
+	pthread_mutex_lock(&lock);
+	if (atomic_load(&running) || !shim_worker_pending) {
+		pthread_mutex_unlock(&lock);
+		return 0;
+	}
+	shim_worker_pending = 0;
+	shim_tls.internal++;
+	if (wake_fd < 0) {
+		/* far above the target's fds: programs that close "all" fds stop at
+		 * their limit, and dup2 onto a low number will not hit ours */
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fd >= 0)
+			wake_fd = shim_worker_high_fd(fd);
+	}
+	/* the thread inherits this mask: it never takes the target's signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 256 * 1024);
+	atomic_store(&exited, 0);
+	rc = pthread_create(&thread, &attr, loop, NULL);
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == 0)
+		atomic_store(&running, 1);
+	else
+		shim_err("cannot start the worker thread: %s; periodic work runs at exit only",
+			 strerror(rc));
+	shim_tls.internal--;
+	pthread_mutex_unlock(&lock);
+	return rc == 0 ? 0 : -1;
+}
+
+int shim_worker_stop(unsigned timeout_ms)
+{
+	struct timespec ts;
+
+	if (!atomic_load(&running))
+		return 0;
+	if (pthread_equal(pthread_self(), thread))
+		return -1;
+	atomic_store(&stopping, 1);
+	shim_worker_wake();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	if (pthread_timedjoin_np(thread, NULL, &ts) != 0) {
+		pthread_detach(thread);
+		atomic_store(&running, 0);
+		return -1;
+	}
+	atomic_store(&running, 0);
+	return 0;
+}
+
+void shim_worker_fork_child(void)
+{
+	pthread_mutex_init(&lock, NULL);
+	/* the eventfd is shared with the parent: a wake here would wake it */
+	if (wake_fd >= 0)
+		close(wake_fd);
+	wake_fd = -1;
+	atomic_store(&stopping, 0);
+	if (atomic_load(&running)) {
+		atomic_store(&running, 0);
+		shim_worker_pending = njobs || nwatches;
+	}
+}
+
+int shim_worker_is_self(void)
+{
+	return atomic_load(&running) && pthread_equal(pthread_self(), thread);
+}

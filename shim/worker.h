@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* Shimmer's one background thread: periodic jobs (flushes, OTLP batches) and
+ * fd watches (the /metrics listener). Started lazily from the first hooked
+ * call after something asked for it, never from the constructor; blocks every
+ * signal; everything it does runs with shim_tls.internal held, so no hook
+ * counts it. */
+#ifndef SHIM_WORKER_H
+#define SHIM_WORKER_H
+
+#include <stdint.h>
+
+#define SHIM_WORKER_JOBS 16
+#define SHIM_WORKER_FDS 16
+
+/* Run fn(arg) every period_ms on the worker. Returns 0 or -1 (table full).
+ * Registering does not start the thread: the next hooked call does. Call from
+ * the constructor or export-time code, not from a hook. */
+int shim_worker_every(unsigned period_ms, void (*fn)(void *arg), void *arg);
+
+/* Call fn(fd, arg) on the worker when fd is readable (level-triggered).
+ * Returns 0 or -1. The fd stays the caller's; unwatch before closing it. */
+int shim_worker_watch(int fd, void (*fn)(int fd, void *arg), void *arg);
+void shim_worker_unwatch(int fd);
+
+/* Nonzero when jobs or watches wait for the thread to start. Hooks test it
+ * on their slow path and call shim_worker_start(). */
+extern volatile int shim_worker_pending;
+
+/* Start the thread if something is registered and it is not running.
+ * Idempotent, thread-safe. Returns 0 or -1 (one "shimmer: " line; jobs then
+ * run only at exit). Not from a signal handler. */
+int shim_worker_start(void);
+
+/* Ask the thread to run its jobs once more now (e.g. a full queue). Async-
+ * signal-safe: yes (one write to an eventfd). */
+void shim_worker_wake(void);
+
+/* Stop the thread: wake it, wait up to timeout_ms for it to leave its loop.
+ * Returns 0 when it stopped, -1 on timeout (it is then left detached; its jobs
+ * must tolerate running concurrently with the exit flush). */
+int shim_worker_stop(unsigned timeout_ms);
+
+/* After fork: the child has no worker thread; registered jobs stay and the
+ * thread restarts lazily. */
+void shim_worker_fork_child(void);
+
+/* Move one of Shimmer's own fds far above the target's (>= 1000, or near
+ * RLIMIT_NOFILE), O_CLOEXEC; returns the new fd (fd itself when that fails).
+ * Programs that close "every fd" below their limit or dup2 onto low numbers
+ * then leave ours alone. */
+int shim_worker_high_fd(int fd);
+
+/* Nonzero when the calling thread is the worker. */
+int shim_worker_is_self(void);
+
+#endif
