@@ -1,19 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /* The recorders behind every I/O hook: per-thread, exact, lock-free. A call
  * updates its function's totals, its (function, caller) site, its errno
- * counter and its resource, all in the calling thread's own slot. */
+ * counter and its resource, all in the calling thread's own slot. The common
+ * case is inline in record.h; this file is the general case it falls back to:
+ * a thread's first call, a new or colliding site, a failure, a new resource. */
 #include "record.h"
 #include "fdtab.h"
 
 unsigned shim_active;
 
-static inline void account(struct shim_thread *t, unsigned fn, const void *pc, uint64_t dt,
-			   int64_t bytes, int err, uint32_t res, int has_res)
+void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int err,
+		   uint32_t res, int has_res)
 {
 	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
-	struct shim_stat *f = &t->fn[fn];
+	struct shim_thread *t = shim_thread_self();
+	struct shim_stat *f;
 	struct shim_site *s;
 
+	if (!t)
+		return;
+	f = &t->fn[fn];
 	f->calls++;
 	f->ticks += dt;
 	f->bytes += b;
@@ -46,25 +52,4 @@ static inline void account(struct shim_thread *t, unsigned fn, const void *pc, u
 		if (res >= t->res_hi)
 			t->res_hi = res + 1;
 	}
-}
-
-void shim_rec_call(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, int err, int fd)
-{
-	uint64_t dt = shim_clock_now() - t0;
-	struct shim_thread *t = shim_thread_self();
-
-	if (!t)
-		return;
-	account(t, fn, pc, dt, bytes, err, fd >= 0 ? shim_fd_res(fd, NULL) : 0, fd >= 0);
-}
-
-void shim_rec_call_res(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, int err,
-		       uint32_t res)
-{
-	uint64_t dt = shim_clock_now() - t0;
-	struct shim_thread *t = shim_thread_self();
-
-	if (!t)
-		return;
-	account(t, fn, pc, dt, bytes, err, res, 1);
 }

@@ -2,6 +2,7 @@
 /* The registry of per-thread slots. Hooks claim a slot lock-free on a thread's
  * first call; a pthread key destructor merges the slot into the "exited" slot
  * and frees it. The registry mutex is taken only by exits, export and fork. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -120,7 +121,10 @@ int shim_thread_init(void)
 	return 0;
 }
 
-struct shim_thread *shim_thread_attach(void)
+/* Cold path of shim_thread_self: kept out of line so the hooks' fast path is a
+ * TLS load and a test. errno is the caller's business: a failed mmap must not
+ * leave its ENOMEM behind in a hook that returns the real errno. */
+static struct shim_thread *attach(void)
 {
 	static atomic_int hint;
 	int start = atomic_load_explicit(&hint, memory_order_relaxed);
@@ -148,6 +152,15 @@ struct shim_thread *shim_thread_attach(void)
 	}
 	__atomic_fetch_add(&shim_threads_untracked, 1, __ATOMIC_RELAXED);
 	return NULL;
+}
+
+__attribute__((cold, noinline)) struct shim_thread *shim_thread_attach(void)
+{
+	int e = errno;
+	struct shim_thread *t = attach();
+
+	errno = e;
+	return t;
 }
 
 void shim_thread_foreach(void (*fn)(const struct shim_thread *, void *), void *arg)

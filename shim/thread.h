@@ -34,11 +34,12 @@ struct shim_errstat {
 	uint64_t count;
 };
 
+/* rbytes and wbytes stay adjacent, in this order: the recorder indexes them. */
 struct shim_resstat {
 	uint64_t ops;
+	uint64_t ticks;
 	uint64_t rbytes;
 	uint64_t wbytes;
-	uint64_t ticks;
 	uint64_t errors;
 };
 
@@ -66,8 +67,22 @@ struct shim_tls {
 
 extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
 
+_Static_assert(__builtin_offsetof(struct shim_tls, in_io) ==
+		       __builtin_offsetof(struct shim_tls, internal) + sizeof(int),
+	       "internal and in_io are read as one word");
+
+/* Nonzero when Shimmer's own code runs or a hooked I/O call is in progress on
+ * this thread: internal and in_io in one load. */
+static inline __attribute__((always_inline)) int shim_tls_guarded(void)
+{
+	uint64_t both;
+
+	__builtin_memcpy(&both, &shim_tls.internal, sizeof(both));
+	return both != 0;
+}
+
 /* This thread's slot, attaching one on first use. NULL when every slot is
- * taken (the call is then counted in shim_threads_untracked).
+ * taken (the call is then counted in shim_threads_untracked). errno is kept.
  * Async-signal-safe: yes (lock-free claim, mmap syscall). Allocates: mmap. */
 struct shim_thread *shim_thread_attach(void);
 
