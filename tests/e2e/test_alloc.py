@@ -80,6 +80,21 @@ class TestAlloc(ShimTest):
                          N * (40 + 400 + 128))
         self.assertEqual(stat(full, "free", "calls") - stat(zero, "free", "calls"), 3 * N)
 
+    def test_many_short_threads(self):
+        # 2,000 threads (the shim has 1,024 slots) one after another: slots of
+        # ended threads are reused and nothing is left uncounted
+        n = 2000
+        bare, shim = self.assertTransparent([target("t_alloc_threads"), str(n)])
+        full = shim.profile("t_alloc_threads")
+        for name in list(shim.folders()):
+            os.rename(os.path.join(self.out, name), os.path.join(self.out, "n-" + name))
+        _, zero = self.profile_of("t_alloc_threads", 0)
+        self.assertEqual(stat(full, "malloc", "calls") - stat(zero, "malloc", "calls"), n)
+        self.assertEqual(stat(full, "malloc", "bytes") - stat(zero, "malloc", "bytes"), 10 * n)
+        self.assertNotIn("untracked threads", full.text.replace(
+            " 0 calls of untracked threads", ""))
+        self.assertIn("%d thread(s)" % (n + 1), full.header or full.text.splitlines()[0])
+
     def test_families_off(self):
         # SHIMMER_HOOKS without alloc: the allocation rows disappear
         r = self.run_shim([target("t_alloc"), "10"], env={"SHIMMER_HOOKS": "file"})
