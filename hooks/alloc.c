@@ -28,6 +28,21 @@ SHIM_REAL_DECL(munmap);
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Set once the arena served anything: until then (often for the whole run)
+ * free and realloc need not ask whether a pointer is the arena's. */
+static int boot_seen;
+
+static void *boot_alloc(size_t n)
+{
+	__atomic_store_n(&boot_seen, 1, __ATOMIC_RELAXED);
+	return shim_boot_alloc(n);
+}
+
+static inline int boot_owns(const void *p)
+{
+	return unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED)) && shim_boot_owns(p);
+}
+
 /* Arena memory aligned to `align` (a power of two): dlsym never asks for
  * alignment, but a memalign made while resolving must still be honoured. */
 static void *boot_aligned(size_t align, size_t n)
@@ -35,10 +50,10 @@ static void *boot_aligned(size_t align, size_t n)
 	uintptr_t p;
 
 	if (align <= 16)
-		return shim_boot_alloc(n);
+		return boot_alloc(n);
 	if (n > SIZE_MAX - align)
 		return NULL;
-	p = (uintptr_t)shim_boot_alloc(n + align - 1);
+	p = (uintptr_t)boot_alloc(n + align - 1);
 	return p ? (void *)((p + align - 1) & ~(uintptr_t)(align - 1)) : NULL;
 }
 
@@ -72,7 +87,7 @@ SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 	void *p;
 
 	if (unlikely(shim_tls.resolving))
-		return shim_boot_alloc(n);
+		return boot_alloc(n);
 	if (!SHIM_RESOLVE(malloc))
 		return no_memory();
 	p = real_malloc(n);
@@ -88,7 +103,7 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 
 	/* dlsym(RTLD_NEXT, "calloc") itself callocs: serve it from the arena */
 	if (unlikely(shim_tls.resolving))
-		return ovf ? NULL : shim_boot_alloc(total);
+		return ovf ? NULL : boot_alloc(total);
 	if (!SHIM_RESOLVE(calloc))
 		return no_memory();
 	p = real_calloc(n, size);
@@ -100,10 +115,10 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 {
 	void *p;
 
-	if (unlikely(shim_boot_owns(old)))
+	if (unlikely(boot_owns(old)))
 		return boot_move(old, n);
 	if (unlikely(shim_tls.resolving))
-		return shim_boot_alloc(n);
+		return boot_alloc(n);
 	if (!SHIM_RESOLVE(realloc))
 		return no_memory();
 	p = real_realloc(old, n);
@@ -118,10 +133,10 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	size_t total;
 	int ovf = __builtin_mul_overflow(n, size, &total);
 
-	if (unlikely(shim_boot_owns(old) || shim_tls.resolving)) {
+	if (unlikely(boot_owns(old) || shim_tls.resolving)) {
 		if (ovf)
 			return no_memory();
-		return shim_boot_owns(old) ? boot_move(old, total) : shim_boot_alloc(total);
+		return boot_owns(old) ? boot_move(old, total) : boot_alloc(total);
 	}
 	/* glibc's reallocarray is this check and a call to realloc through the
 	 * PLT, which would count the call twice */
@@ -140,12 +155,13 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 
 SHIM_EXPORT __attribute__((hot)) void free(void *p)
 {
-	if (unlikely(shim_boot_owns(p)))
+	if (unlikely(boot_owns(p)))
 		return;
 	if (!SHIM_RESOLVE(free))
 		return;
-	real_free(p);
+	/* counted first so the real free is a tail call */
 	shim_rec_alloc(SHIM_FN_free, 0, 0);
+	real_free(p);
 }
 
 /* posix_memalign reports failure by its return value and leaves errno alone. */

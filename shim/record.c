@@ -32,6 +32,7 @@ void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int 
 			t->errs_dropped++;
 	}
 	s = shim_site_get(t, fn, pc);
+	t->last_site[fn] = s;
 	if (s) {
 		s->st.calls++;
 		s->st.ticks += dt;

@@ -60,7 +60,7 @@ void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int 
 		   uint32_t res, int has_res);
 
 /* Record fn's call from pc that took dt ticks. Fast path: the thread has its
- * slot, the call succeeded, its site is where the hash puts it and its
+ * slot, the call succeeded, the last call of fn came from the same pc and its
  * resource was seen before by this thread. */
 static inline __attribute__((always_inline)) void shim_rec_account(unsigned fn, const void *pc,
 								   uint64_t dt, int64_t bytes,
@@ -73,8 +73,9 @@ static inline __attribute__((always_inline)) void shim_rec_account(unsigned fn, 
 
 	if (__builtin_expect(t == NULL || err != 0, 0))
 		goto slow;
-	s = &t->site[shim_site_hash(fn, pc) & (SHIM_SITE_CAP - 1)];
-	if (__builtin_expect(s->pc != pc || s->fn != fn || (has_res && res >= t->res_hi), 0))
+	/* last_site[fn] only ever holds a site of fn: comparing pc is enough */
+	s = t->last_site[fn];
+	if (__builtin_expect(s == NULL || s->pc != pc || (has_res && res >= t->res_hi), 0))
 		goto slow;
 	t->fn[fn].calls++;
 	t->fn[fn].ticks += dt;
@@ -128,15 +129,16 @@ static inline __attribute__((always_inline)) void shim_rec_alloc(unsigned fn, ui
 {
 	struct shim_thread *t;
 
-	if (__builtin_expect(!(shim_active & SHIM_FAM(ALLOC)), 0) || shim_tls.internal ||
-	    shim_tls.resolving)
+	if (__builtin_expect(!(shim_active & SHIM_FAM(ALLOC)), 0) ||
+	    __builtin_expect(shim_tls_alloc_guarded(), 0))
 		return;
 	t = shim_thread_self();
 	if (__builtin_expect(!t, 0))
 		return;
 	t->fn[fn].calls++;
 	t->fn[fn].bytes += bytes;
-	t->fn[fn].errors += (unsigned)failed;
+	if (__builtin_expect(failed, 0))
+		t->fn[fn].errors++;
 }
 
 #endif
