@@ -97,6 +97,20 @@ slow:
 	shim_rec_slow(fn, pc, dt, bytes, err, res, has_res);
 }
 
+/* shim_fd_res for a known fd, inline: one load and a test; the first sight of
+ * an fd (classification) goes to fdtab.c. */
+static inline __attribute__((always_inline)) uint32_t shim_rec_fd_res(int fd)
+{
+	_Atomic uint32_t *w = *shim_fd_words;
+
+	if (__builtin_expect(w != NULL && (unsigned)fd < SHIM_FD_CAP, 1)) {
+		uint32_t v = __atomic_load_n(&w[fd], __ATOMIC_RELAXED);
+		if (__builtin_expect(v & SHIM_FD_KNOWN, 1))
+			return v & SHIM_FD_ID_MASK;
+	}
+	return shim_fd_res(fd, NULL);
+}
+
 /* Record one finished call of fn made from pc, started at tick t0 (the end is
  * read here). bytes < 0 means none; err is the call's errno when it failed, 0
  * when it succeeded. fd >= 0 attributes the call to that fd's resource.
@@ -109,7 +123,7 @@ static inline __attribute__((always_inline)) void shim_rec_call(unsigned fn, con
 	uint64_t dt = shim_clock_now() - t0;
 
 	if (fd >= 0)
-		shim_rec_account(fn, pc, dt, bytes, err, shim_fd_res(fd, NULL), 1);
+		shim_rec_account(fn, pc, dt, bytes, err, shim_rec_fd_res(fd), 1);
 	else
 		shim_rec_account(fn, pc, dt, bytes, err, 0, 0);
 }
