@@ -81,9 +81,9 @@ def run_one(argv, variant, tmp, spawns, out, wrapper=None):
 
 
 def fmt_ns(ns):
-    if ns >= 1e6:
+    if abs(ns) >= 1e6:
         return "%.3f ms" % (ns / 1e6)
-    if ns >= 1e4:
+    if abs(ns) >= 1e4:
         return "%.2f us" % (ns / 1e3)
     return "%.1f ns" % ns
 
@@ -163,6 +163,7 @@ def main():
     print()
     print("per op: native/shim/fwd-only are medians of ns per op; ratio and added are")
     print("medians of the per-round shim/native ratio and difference. %d MISS." % misses)
+    print("Timings on a shared machine: rerun before reading much into a few percent.")
 
 
 if __name__ == "__main__":
