@@ -32,4 +32,8 @@ int shim_export_speedscope(const struct shim_model *m, struct shim_sink *out);
 /* cpu.pb.gz: gzipped pprof profile.proto. */
 int shim_export_pprof(const struct shim_model *m, struct shim_sink *out);
 
+/* metrics.prom (and GET /metrics): Prometheus text exposition format 0.0.4.
+ * Needs only the counts part of the model (shim_model_build_counts). */
+int shim_export_prom(const struct shim_model *m, struct shim_sink *out);
+
 #endif

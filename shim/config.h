@@ -5,6 +5,7 @@
 #define SHIM_CONFIG_H
 
 #include <limits.h>
+#include <sys/socket.h>
 
 struct shim_config {
 	int disabled;	    /* SHIMMER_DISABLE=1, a bad setting, or AT_SECURE */
@@ -17,12 +18,18 @@ struct shim_config {
 	int flush_secs;	    /* SHIMMER_FLUSH_SECS: periodic flush, 0 = only at exit */
 	unsigned formats;   /* SHIMMER_FORMATS as a bitmask of 1 << SHIM_FMT_* */
 	int sort;	    /* SHIMMER_SORT: enum shim_view_sort (export/view.h) */
+	int metrics_top;    /* SHIMMER_METRICS_TOP: resources with their own series */
+	/* SHIMMER_METRICS_ADDR: the /metrics listener; metrics_addrlen 0 = none */
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addrlen;
 };
 
 #define SHIM_HZ_DEFAULT 99
 #define SHIM_HZ_MAX 10000
 #define SHIM_DEPTH_DEFAULT 128
 #define SHIM_DEPTH_MAX 512
+#define SHIM_METRICS_TOP_DEFAULT 20
+#define SHIM_METRICS_TOP_MAX 10000
 
 /* The outputs SHIMMER_FORMATS can select, in the order they are written. */
 enum shim_format {
@@ -32,6 +39,7 @@ enum shim_format {
 	SHIM_FMT_FLAMEGRAPH, /* flamegraph.svg */
 	SHIM_FMT_SPEEDSCOPE, /* profile.speedscope.json */
 	SHIM_FMT_PPROF,	     /* cpu.pb.gz */
+	SHIM_FMT_METRICS,    /* metrics.prom */
 	SHIM_FMT_COUNT
 };
 
@@ -52,6 +60,13 @@ int shim_config_parse_families(const char *s, unsigned *mask, const char **bad);
 /* Parse a whole decimal integer in [lo, hi] into *out. Returns 0 or -1 (empty,
  * trailing junk, out of range). Pure. */
 int shim_config_parse_int(const char *s, long lo, long hi, int *out);
+
+/* Parse a SHIMMER_METRICS_ADDR value: "host:port" where host is an IPv4
+ * literal, "[IPv6]", "localhost" or empty (":9464" = 127.0.0.1); port 0 picks a
+ * free one. Returns 0 with *ss and *len filled, or -1 with *why set. No name
+ * lookup. Pure. */
+int shim_config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+			   const char **why);
 
 /* Parse a SHIMMER_FORMATS list ("pstats,pprof" / "all") into a mask of
  * 1 << SHIM_FMT_*. Returns 0 or -1 with *bad set to the first unknown name

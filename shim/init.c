@@ -16,6 +16,7 @@
 #include "fdtab.h"
 #include "init.h"
 #include "log.h"
+#include "metrics.h"
 #include "output.h"
 #include "profiler.h"
 #include "record.h"
@@ -70,6 +71,7 @@ static void fork_child(void)
 	shim_output_fork_child();
 	shim_profiler_fork_child();
 	shim_worker_fork_child();
+	shim_metrics_fork_child(); /* after the worker's lock is fresh */
 	atomic_store(&finished, 0);
 	shim_tls.internal--;
 }
@@ -169,6 +171,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 		goto out;
 	}
 	shim_profiler_init(); /* fails open: the hooks work without it */
+	shim_metrics_init();  /* a listener for the worker: no thread yet */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:

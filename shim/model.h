@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "symbols.h"
+#include "thread.h"
 
 struct shim_model_caller {
 	struct shim_frame where;
@@ -27,6 +28,9 @@ struct shim_model_call {
 	double seconds;	    /* 0 for allocation calls: counted, not timed */
 	struct shim_model_caller *callers; /* by seconds, then calls, descending */
 	size_t ncallers;
+	/* calls by latency bucket (upper bounds shim_hist_le, then +Inf), not
+	 * cumulative; all 0 for counted-only calls (allocations) */
+	uint64_t hist[SHIM_HIST_BUCKETS];
 };
 
 struct shim_model_err {
@@ -123,6 +127,23 @@ struct shim_model {
 	size_t nedges;
 	struct shim_model_thread *threads_info;
 	size_t nthreads;
+	/* ---- metrics (shim/model_metrics.c, read by export/prom.c) ---- */
+	char service[256];     /* OTEL_SERVICE_NAME, service.name, or unknown_service:<exe> */
+	uint64_t open_fds[8];  /* the target's open fds by enum shim_kind, as the fd table knows them */
+	uint64_t threads_live; /* the target's threads now (Shimmer's worker not counted) */
+	struct {
+		int known;	      /* 0: /proc/self could not be read */
+		double cpu_seconds;   /* user + system time of the whole process */
+		uint64_t rss_bytes, vm_bytes;
+		uint64_t open_fds;    /* every open fd of the process, Shimmer's own too */
+		uint64_t max_fds;     /* RLIMIT_NOFILE soft limit */
+		double start_unix;    /* process start, seconds since the epoch */
+	} proc;
+	/* the heap profiler's gauges: it sets known and the bytes at build time */
+	struct {
+		int known;
+		uint64_t live_bytes, peak_bytes;
+	} heap_live;
 	struct {
 		uint64_t sites;	  /* calls with no room in the caller table */
 		uint64_t errs;	  /* failures with no room in the errno table */
@@ -137,6 +158,15 @@ struct shim_model {
 int shim_model_build(struct shim_model *m);
 
 void shim_model_free(struct shim_model *m);
+
+/* As shim_model_build, without callers and CPU samples (no symbolization):
+ * what the metrics writer needs, cheap enough for each /metrics scrape. Safe
+ * to run while another thread builds a full model. */
+int shim_model_build_counts(struct shim_model *m);
+
+/* The metrics part (service .. heap_live), called by both builds: /proc/self,
+ * the fd table, the environment. Never fails (unknown parts stay 0). */
+void shim_model_build_metrics(struct shim_model *m);
 
 /* The CPU-sample part (hz .. threads_info), called by shim_model_build after
  * the calls part (it links funcs to calls[]). Returns 0 or -1 (out of memory).

@@ -32,6 +32,7 @@ static const struct writer writers[] = {
 	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph, 1},
 	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope, 1},
 	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof, 1},
+	{SHIM_FMT_METRICS, "metrics.prom", shim_export_prom, 0},
 };
 
 static char run_dir[PATH_MAX];
@@ -154,6 +155,11 @@ fail:
 	if (!warned_write++)
 		shim_err("cannot write %s/%s: %s", run_dir, name, strerror(errno));
 	return -1;
+}
+
+int shim_output_make_dir(void)
+{
+	return make_run_dir();
 }
 
 int shim_output_flush(void)
