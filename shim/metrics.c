@@ -28,6 +28,7 @@
 #define WRITE_MS 2000	  /* for the whole response */
 #define REQ_MAX 4096	  /* request head bytes kept; more is ignored */
 #define ACCEPTS_A_WAKE 16 /* connections served before the worker looks at its jobs */
+#define SNDBUF (128 * 1024) /* kernel memory a client that does not read can pin */
 
 static int listen_fd = -1;
 static int bound_port;
@@ -116,8 +117,10 @@ static void respond(int c, const char *status, const char *type, const char *bod
 			 "Connection: close\r\n\r\n",
 			 status, type, len);
 
-	if (write_all(c, h, (size_t)n, deadline) == 0 && !head_only)
-		write_all(c, body, len, deadline);
+	if (write_all(c, h, (size_t)n, deadline) != 0 ||
+	    (!head_only && write_all(c, body, len, deadline) != 0))
+		shim_debug("metrics: a client did not take the response in %d ms: dropped",
+			   WRITE_MS);
 }
 
 static void serve(int c)
@@ -126,8 +129,10 @@ static void serve(int c)
 	char req[REQ_MAX], *path, *end;
 	int head_only;
 
-	if (read_head(c, req, sizeof(req)) <= 0)
+	if (read_head(c, req, sizeof(req)) <= 0) {
+		shim_debug("metrics: no request within %d ms: dropped", READ_MS);
 		return;
+	}
 	head_only = strncmp(req, "HEAD ", 5) == 0;
 	if (strncmp(req, "GET ", 4) != 0 && !head_only) {
 		respond(c, "405 Method Not Allowed", text, "GET /metrics\n", 13, 0);
@@ -169,6 +174,7 @@ static void on_accept(int fd, void *arg)
 			return; /* EAGAIN: no one left; anything else: next wake-up */
 		/* far from the target's fd numbers while we hold it */
 		c = shim_worker_high_fd(c);
+		setsockopt(c, SOL_SOCKET, SO_SNDBUF, &(int){SNDBUF}, sizeof(int));
 		serve(c);
 		close(c);
 	}
