@@ -14,6 +14,7 @@
 
 #include "fdtab.h"
 #include "model.h"
+#include "profiler.h"
 #include "worker.h"
 
 /* service.name from OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", values %-encoded
@@ -170,8 +171,21 @@ static void proc_figures(struct shim_model *m)
 	m->proc.known = 1;
 }
 
+static void add_prof(const struct shim_prof_view *v, void *arg)
+{
+	struct shim_model *m = arg;
+	m->samples += v->samples;
+	m->samples_dropped += v->dropped;
+}
+
 void shim_model_build_metrics(struct shim_model *m)
 {
+	/* the counts-only build skips the CPU part: the sample counters still
+	 * belong in every scrape, so the series do not come and go */
+	if (!m->hz && shim_profiler_hz()) {
+		m->hz = shim_profiler_hz();
+		shim_profiler_foreach(add_prof, m);
+	}
 	service_name(m);
 	fds_by_kind(m);
 	proc_figures(m);
