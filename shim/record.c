@@ -36,8 +36,8 @@ void shim_rec_hist_calibrate(void)
 			else if (bound[i] < hi && split == UINT64_MAX)
 				split = bound[i];
 		}
-		__atomic_store_n(&shim_hist_oct[k].bucket, nb, __ATOMIC_RELAXED);
-		__atomic_store_n(&shim_hist_oct[k].split, split, __ATOMIC_RELAXED);
+		__atomic_store_n(&shim_hist_oct[63 - k].bucket, nb, __ATOMIC_RELAXED);
+		__atomic_store_n(&shim_hist_oct[63 - k].split, split, __ATOMIC_RELAXED);
 	}
 }
 

@@ -64,11 +64,12 @@ struct shim_hist_oct {
 	uint64_t split;	 /* dt > split: one bucket up; UINT64_MAX when no bound is inside */
 	uint64_t bucket; /* bucket of the octave's values up to split */
 };
-extern struct shim_hist_oct shim_hist_oct[64];
+extern struct shim_hist_oct shim_hist_oct[64]; /* [63 - k]: values in [2^k, 2^(k+1)) */
 
 static inline __attribute__((always_inline)) unsigned shim_hist_bucket(uint64_t dt)
 {
-	const struct shim_hist_oct *o = &shim_hist_oct[63 - __builtin_clzll(dt | 1)];
+	/* indexed by leading zeros, not by bit position: two instructions less */
+	const struct shim_hist_oct *o = &shim_hist_oct[__builtin_clzll(dt | 1)];
 	/* relaxed: a recalibration racing with this call moves it one bucket at most */
 	return (unsigned)__atomic_load_n(&o->bucket, __ATOMIC_RELAXED) +
 	       (dt > __atomic_load_n(&o->split, __ATOMIC_RELAXED));
