@@ -212,7 +212,7 @@ int shim_model_build(struct shim_model *m)
 	m->nres = n;
 	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
 
-	if (shim_model_build_cpu(m) != 0)
+	if (shim_model_build_cpu(m) != 0 || shim_model_build_trace(m) != 0)
 		goto fail;
 	shim_sym_end();
 	m->wall_seconds = shim_clock_run_seconds();
@@ -235,6 +235,7 @@ void shim_model_free(struct shim_model *m)
 	for (size_t i = 0; m->res && i < m->nres; i++)
 		free(m->res[i].name);
 	shim_model_free_cpu(m);
+	shim_model_free_spans(m);
 	free(m->calls);
 	free(m->errs);
 	free(m->res);

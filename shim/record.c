@@ -4,6 +4,7 @@
  * counter and its resource, all in the calling thread's own slot. */
 #include "record.h"
 #include "fdtab.h"
+#include "span.h"
 #include "worker.h"
 
 unsigned shim_active;
@@ -62,7 +63,12 @@ void shim_rec_call(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, int 
 
 	if (!t)
 		return;
-	account(t, fn, pc, dt, bytes, err, fd >= 0 ? shim_fd_res(fd, NULL) : 0, fd >= 0);
+	{
+		uint32_t res = fd >= 0 ? shim_fd_res(fd, NULL) : 0;
+		account(t, fn, pc, dt, bytes, err, res, fd >= 0);
+		shim_span_call(fn, shim_fninfo[fn].dir, t0, dt, bytes, err, fd,
+			       fd >= 0 ? res : SHIM_SPAN_NORES);
+	}
 }
 
 void shim_rec_call_res(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, int err,
@@ -76,4 +82,5 @@ void shim_rec_call_res(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, 
 	if (!t)
 		return;
 	account(t, fn, pc, dt, bytes, err, res, 1);
+	shim_span_call(fn, shim_fninfo[fn].dir, t0, dt, bytes, err, -1, res);
 }
