@@ -284,6 +284,7 @@ void shim_span_dns(unsigned fn, uint64_t t0, uint32_t res, int err, int answers,
 	s.res = res;
 	s.err = err;
 	s.count = answers;
+	s.span_id = shim_span_random64();
 	if (!err && ai)
 		memo_put(res, ai);
 	emit(&s);
