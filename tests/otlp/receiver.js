@@ -97,7 +97,8 @@ function serve(o) {
 
   function record(rec) {
     rec.seq = received.length + 1;
-    rec.time = new Date().toISOString();
+    rec.timeMs = Date.now();
+    rec.time = new Date(rec.timeMs).toISOString();
     received.push(rec);
     if (o.out) fs.appendFileSync(o.out, JSON.stringify(rec) + '\n');
   }
