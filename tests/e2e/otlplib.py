@@ -110,6 +110,17 @@ def validate(path, out=None):
     return p.returncode, summary, recs
 
 
+def chrome_check(path):
+    """tests/otlp/chrome-check.mjs: what DevTools' trace engine made of a
+    Chrome trace file (processes, threads, entries, tree nodes, nesting)."""
+    ensure_deps()
+    p = subprocess.run([node(), os.path.join(OTLP_DIR, "chrome-check.mjs"), path],
+                       capture_output=True, text=True, env=clean_env(), timeout=120)
+    if p.returncode != 0:
+        raise AssertionError("trace engine failed on %s: %s" % (path, p.stderr))
+    return json.loads(p.stdout)
+
+
 def free_port():
     """A port nothing listens on; the caller keeps the socket bound (held)."""
     s = socket.socket()

@@ -13,7 +13,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from otlplib import Receiver, spans, validate
+from otlplib import Receiver, chrome_check, spans, validate
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
@@ -205,6 +205,29 @@ class TestReceiverModes(unittest.TestCase):
         rc, summary, _ = validate(bad)
         self.assertEqual((rc, summary["lines"], summary["valid"]), (1, 3, 1))
         self.assertEqual([e["line"] for e in summary["errors"]], [2, 3])
+
+
+    def test_chrome_check(self):
+        ev = [{"name": "process_name", "ph": "M", "pid": 100, "tid": 100, "args": {"name": "p"}},
+              {"name": "thread_name", "ph": "M", "pid": 100, "tid": 101, "args": {"name": "w"}},
+              {"name": "proc", "ph": "X", "ts": 1000, "dur": 5000, "pid": 100, "tid": 100},
+              {"name": "connect", "ph": "X", "ts": 1200, "dur": 100, "pid": 100, "tid": 100},
+              {"name": "read", "ph": "X", "ts": 1250, "dur": 10, "pid": 100, "tid": 100},
+              {"name": "dns", "ph": "X", "ts": 1100, "dur": 50, "pid": 100, "tid": 101}]
+        path = os.path.join(self.tmp, "t.json")
+        with open(path, "w") as f:
+            json.dump({"traceEvents": ev}, f)
+        got = chrome_check(path)["processes"]["100"]
+        self.assertEqual(got["name"], "p")
+        self.assertEqual(got["threads"]["100"], {"name": None, "entries": 3, "treeNodes": 3,
+                                                 "nests": True})
+        self.assertEqual(got["threads"]["101"]["name"], "w")
+        # an X event crossing its neighbour's end: not nested, left out of the tree
+        ev.append({"name": "bad", "ph": "X", "ts": 1280, "dur": 200, "pid": 100, "tid": 100})
+        with open(path, "w") as f:
+            json.dump({"traceEvents": ev}, f)
+        t = chrome_check(path)["processes"]["100"]["threads"]["100"]
+        self.assertEqual((t["entries"], t["treeNodes"], t["nests"]), (4, 3, False))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ import sys
 import time
 import unittest
 
-from otlplib import HttpServer, Receiver, free_port, loopback_name, spans, validate
+from otlplib import (HttpServer, Receiver, chrome_check, free_port, loopback_name, spans,
+                     validate)
 from shimlib import SAN, SHIMMER, ShimTest, base_env
 
 FLUSH_BOUND_S = 10.0   # generous: exit flush (2 s default) plus start-up, never tight
@@ -128,6 +129,13 @@ class TraceChecks:
         self.assertTrue(pnames[0]["args"]["name"])
         tnames = {m["tid"] for m in ms if m.get("name") == "thread_name" and m.get("pid") == pid}
         self.assertLessEqual(set(per_tid), tnames, "threads without a thread_name M event")
+        # a real parser (DevTools' trace engine) puts every entry on its thread, nested
+        seen = chrome_check(path)["processes"][str(pid)]
+        self.assertEqual(seen["name"], pnames[0]["args"]["name"])
+        for tid, evs in per_tid.items():
+            t = seen["threads"][str(tid)]
+            self.assertEqual((t["entries"], t["treeNodes"], t["nests"]), (len(evs), len(evs), True),
+                             "tid %d as the trace engine sees it" % tid)
         return xs
 
     def assertEvents(self, path, pid, trace_id):
