@@ -374,5 +374,49 @@ class TestExportFaults(ShimTest):
         self.assertDropLine(shim)
 
 
+class TestExportSettings(ShimTest):
+    """The OTEL_* settings of the spec, seen from the receiver's side."""
+    CMD = ["ls", "-d", "/etc"]
+
+    def pushed(self, env):
+        rx = Receiver(self.tmp)
+        try:
+            env = {k: v.replace("@", rx.endpoint) for k, v in env.items()}
+            bare, shim = self.assertTransparent(self.CMD, env=env, timeout=60)
+            recs = rx.records()
+        finally:
+            rx.stop()
+        return recs
+
+    def test_headers_gzip_service_and_resource(self):
+        recs = self.pushed({
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "@/v1/traces",  # used as is
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",  # ignored for traces
+            "OTEL_EXPORTER_OTLP_HEADERS": "x-shimmer-test=abc,x-other=1",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+            "OTEL_SERVICE_NAME": "lister",
+            "OTEL_RESOURCE_ATTRIBUTES": "deployment.environment.name=e2e,team=tools"})
+        self.assertTrue(recs)
+        for r in recs:
+            self.assertEqual((r["path"], r["status"], r["errors"]), ("/v1/traces", 200, []))
+            self.assertEqual(r["headers"].get("content-encoding"), "gzip")
+            self.assertEqual(r["headers"].get("x-shimmer-test"), "abc")
+            self.assertEqual(r["headers"].get("x-other"), "1")
+        got = spans(recs)
+        self.assertTrue(got)
+        for s in got:
+            self.assertEqual(s.resource["service.name"], "lister")
+            self.assertEqual(s.resource["deployment.environment.name"], "e2e")
+            self.assertEqual(s.resource["team"], "tools")
+            self.assertIn("host.name", s.resource)
+            self.assertTrue(any(k.startswith("telemetry.sdk.") for k in s.resource))
+
+    def test_sdk_disabled_and_always_off(self):
+        for env in ({"OTEL_SDK_DISABLED": "true"}, {"OTEL_TRACES_SAMPLER": "always_off"}):
+            with self.subTest(env=env):
+                env = dict(env, OTEL_EXPORTER_OTLP_ENDPOINT="@")
+                self.assertEqual(spans(self.pushed(env)), [])
+
+
 if __name__ == "__main__":
     unittest.main()

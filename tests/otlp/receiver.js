@@ -170,7 +170,11 @@ function serve(o) {
       return;
     }
     const signal = SIGNALS[url];
-    if (!signal) { answer(res, 404, JSON.stringify({ message: `no such path ${url}` })); return; }
+    if (!signal) {
+      record({ method: req.method, path: req.url, signal: null, status: 404, errors: [`no such path ${url}`] });
+      answer(res, 404, JSON.stringify({ message: `no such path ${url}` }));
+      return;
+    }
     if (req.method !== 'POST') { answer(res, 405, JSON.stringify({ message: 'POST only' })); return; }
     const chunks = [];
     let size = 0;
