@@ -412,6 +412,8 @@ class TestExportSettings(ShimTest):
             self.assertTrue(any(k.startswith("telemetry.sdk.") for k in s.resource))
 
     def test_sdk_disabled_and_always_off(self):
+        # the control: the same run with tracing on sends spans
+        self.assertTrue(spans(self.pushed({"OTEL_EXPORTER_OTLP_ENDPOINT": "@"})))
         for env in ({"OTEL_SDK_DISABLED": "true"}, {"OTEL_TRACES_SAMPLER": "always_off"}):
             with self.subTest(env=env):
                 env = dict(env, OTEL_EXPORTER_OTLP_ENDPOINT="@")
