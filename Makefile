@@ -32,6 +32,8 @@ LIB        := $(BUILD)/libshimmer.so
 
 TARGET_SRC := $(sort $(wildcard tests/targets/t_*.c))
 TARGETS    := $(patsubst tests/targets/%.c,$(BUILD)/targets/%,$(TARGET_SRC))
+TARGET_CXX := $(sort $(wildcard tests/targets/t_*.cc))
+TARGETS    += $(patsubst tests/targets/%.cc,$(BUILD)/targets/%,$(TARGET_CXX))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 BENCH_SRC  := $(sort $(wildcard bench/b_*.c))
@@ -96,12 +98,19 @@ $(patsubst %,$(BUILD)/targets/%,$(CPU_VARIANTS)): tests/targets/t_cpu.c
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -g $(CPU_FLAGS) $(WARN) $< -o $@
 	$(Q)$(if $(filter %_stripped,$@),cp $@ $@.full && strip $@)
 
+# C++ targets (new/delete through libstdc++), same flags.
+$(BUILD)/targets/%: tests/targets/%.cc
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CXX     $<")
+	$(Q)$(CXX) -std=gnu++17 -O0 -g -fno-inline -fno-builtin -rdynamic -Wall -Wextra -Werror \
+		$< -o $@ -pthread
+
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS)
 
-$(BUILD)/bench/%: bench/%.c
+$(BUILD)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 $(WARN) $< -o $@ -pthread
 

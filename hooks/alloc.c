@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* Allocation family: counted per function (calls, bytes requested, failures),
- * never timed one by one: a malloc+free pair must stay within a few ns. While
- * a thread resolves (dlsym's own calloc) memory comes from the boot arena. */
+/* Allocation family: counted per function (calls, failures, and bytes asked
+ * for by the calls that succeeded; munmap: bytes given back), never timed one
+ * by one: a malloc+free pair must stay within a few ns. While a thread
+ * resolves (dlsym's own calloc) memory comes from the boot arena, which
+ * free/realloc recognise. Never calls the malloc family except real_*. */
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "hook.h"
 
@@ -13,19 +17,81 @@ SHIM_REAL_DECL(malloc);
 SHIM_REAL_DECL(calloc);
 SHIM_REAL_DECL(realloc);
 SHIM_REAL_DECL(free);
+SHIM_REAL_DECL(posix_memalign);
+SHIM_REAL_DECL(aligned_alloc);
+SHIM_REAL_DECL(memalign);
+SHIM_REAL_DECL(valloc);
+SHIM_REAL_DECL(pvalloc);
+SHIM_REAL_DECL(mmap);
+SHIM_REAL_DECL(mmap64);
+SHIM_REAL_DECL(munmap);
 
-SHIM_EXPORT void *malloc(size_t n)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Set once the arena served anything: until then (often for the whole run)
+ * free and realloc need not ask whether a pointer is the arena's. */
+static int boot_seen;
+
+static void *boot_alloc(size_t n)
+{
+	__atomic_store_n(&boot_seen, 1, __ATOMIC_RELAXED);
+	return shim_boot_alloc(n);
+}
+
+static inline int boot_owns(const void *p)
+{
+	return unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED)) && shim_boot_owns(p);
+}
+
+/* Arena memory aligned to `align` (a power of two): dlsym never asks for
+ * alignment, but a memalign made while resolving must still be honoured. */
+static void *boot_aligned(size_t align, size_t n)
+{
+	uintptr_t p;
+
+	if (align <= 16)
+		return boot_alloc(n);
+	if (n > SIZE_MAX - align)
+		return NULL;
+	p = (uintptr_t)boot_alloc(n + align - 1);
+	return p ? (void *)((p + align - 1) & ~(uintptr_t)(align - 1)) : NULL;
+}
+
+/* The real function is missing (logged once by the resolver): fail the way
+ * an allocator does. */
+static void *no_memory(void)
+{
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* An arena block cannot grow: move it to the real heap. The old block is
+ * never reused, so copying up to the arena's end is safe. */
+static void *boot_move(void *old, size_t n)
+{
+	void *p;
+	size_t span;
+
+	if (!SHIM_RESOLVE(malloc))
+		return no_memory();
+	p = real_malloc(n);
+	if (p && old) {
+		span = shim_boot_span(old);
+		memcpy(p, old, n < span ? n : span);
+	}
+	return p;
+}
+
+SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 {
 	void *p;
 
-	if (__builtin_expect(shim_tls.resolving, 0))
-		return shim_boot_alloc(n);
-	if (!SHIM_RESOLVE(malloc)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (unlikely(shim_tls.resolving))
+		return boot_alloc(n);
+	if (!SHIM_RESOLVE(malloc))
+		return no_memory();
 	p = real_malloc(n);
-	shim_rec_alloc(SHIM_FN_malloc, n, p == NULL);
+	shim_rec_alloc(SHIM_FN_malloc, p ? n : 0, p == NULL);
 	return p;
 }
 
@@ -33,16 +99,15 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 {
 	void *p;
 	size_t total;
+	int ovf = __builtin_mul_overflow(n, size, &total);
 
-	if (__builtin_expect(shim_tls.resolving, 0) || !real_calloc) {
-		/* dlsym(RTLD_NEXT, "calloc") itself callocs: serve it from the arena */
-		if (shim_tls.resolving || !SHIM_RESOLVE(calloc))
-			return __builtin_mul_overflow(n, size, &total) ? NULL
-								       : shim_boot_alloc(total);
-	}
+	/* dlsym(RTLD_NEXT, "calloc") itself callocs: serve it from the arena */
+	if (unlikely(shim_tls.resolving))
+		return ovf ? NULL : boot_alloc(total);
+	if (!SHIM_RESOLVE(calloc))
+		return no_memory();
 	p = real_calloc(n, size);
-	shim_rec_alloc(SHIM_FN_calloc, __builtin_mul_overflow(n, size, &total) ? 0 : total,
-		       p == NULL);
+	shim_rec_alloc(SHIM_FN_calloc, p ? total : 0, p == NULL);
 	return p;
 }
 
@@ -50,30 +115,168 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 {
 	void *p;
 
-	if (__builtin_expect(shim_boot_owns(old), 0)) {
-		/* arena memory cannot grow: move it to the real heap */
-		p = SHIM_RESOLVE(malloc) ? real_malloc(n) : NULL;
-		if (p && old)
-			memcpy(p, old, n < shim_boot_span(old) ? n : shim_boot_span(old));
-		return p;
-	}
-	if (__builtin_expect(shim_tls.resolving, 0))
-		return shim_boot_alloc(n);
-	if (!SHIM_RESOLVE(realloc)) {
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (unlikely(boot_owns(old)))
+		return boot_move(old, n);
+	if (unlikely(shim_tls.resolving))
+		return boot_alloc(n);
+	if (!SHIM_RESOLVE(realloc))
+		return no_memory();
 	p = real_realloc(old, n);
-	shim_rec_alloc(SHIM_FN_realloc, n, p == NULL && n != 0);
+	/* realloc(p, 0) frees and may return NULL: not a failure */
+	shim_rec_alloc(SHIM_FN_realloc, p ? n : 0, p == NULL && (n != 0 || old == NULL));
 	return p;
 }
 
-SHIM_EXPORT void free(void *p)
+SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 {
-	if (__builtin_expect(shim_boot_owns(p), 0))
+	void *p;
+	size_t total;
+	int ovf = __builtin_mul_overflow(n, size, &total);
+
+	if (unlikely(boot_owns(old) || shim_tls.resolving)) {
+		if (ovf)
+			return no_memory();
+		return boot_owns(old) ? boot_move(old, total) : boot_alloc(total);
+	}
+	/* glibc's reallocarray is this check and a call to realloc through the
+	 * PLT, which would count the call twice */
+	if (!SHIM_RESOLVE(realloc))
+		return no_memory();
+	if (ovf) {
+		p = NULL;
+		errno = ENOMEM;
+	} else {
+		p = real_realloc(old, total);
+	}
+	shim_rec_alloc(SHIM_FN_reallocarray, p ? total : 0,
+		       p == NULL && (ovf || total != 0 || old == NULL));
+	return p;
+}
+
+SHIM_EXPORT __attribute__((hot)) void free(void *p)
+{
+	if (unlikely(boot_owns(p)))
 		return;
 	if (!SHIM_RESOLVE(free))
 		return;
-	real_free(p);
+	/* counted first so the real free is a tail call */
 	shim_rec_alloc(SHIM_FN_free, 0, 0);
+	real_free(p);
+}
+
+/* posix_memalign reports failure by its return value and leaves errno alone. */
+SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n)
+{
+	int r;
+
+	if (unlikely(shim_tls.resolving)) {
+		void *p;
+		if (align < sizeof(void *) || (align & (align - 1)))
+			return EINVAL;
+		p = boot_aligned(align, n);
+		if (!p)
+			return ENOMEM;
+		*out = p;
+		return 0;
+	}
+	if (!SHIM_RESOLVE(posix_memalign))
+		return ENOMEM;
+	r = real_posix_memalign(out, align, n);
+	shim_rec_alloc(SHIM_FN_posix_memalign, r ? 0 : n, r != 0);
+	return r;
+}
+
+SHIM_EXPORT void *aligned_alloc(size_t align, size_t n)
+{
+	void *p;
+
+	if (unlikely(shim_tls.resolving))
+		return align & (align - 1) ? NULL : boot_aligned(align, n);
+	if (!SHIM_RESOLVE(aligned_alloc))
+		return no_memory();
+	p = real_aligned_alloc(align, n);
+	shim_rec_alloc(SHIM_FN_aligned_alloc, p ? n : 0, p == NULL);
+	return p;
+}
+
+SHIM_EXPORT void *memalign(size_t align, size_t n)
+{
+	void *p;
+
+	if (unlikely(shim_tls.resolving))
+		return align & (align - 1) ? NULL : boot_aligned(align, n);
+	if (!SHIM_RESOLVE(memalign))
+		return no_memory();
+	p = real_memalign(align, n);
+	shim_rec_alloc(SHIM_FN_memalign, p ? n : 0, p == NULL);
+	return p;
+}
+
+SHIM_EXPORT void *valloc(size_t n)
+{
+	void *p;
+
+	if (unlikely(shim_tls.resolving))
+		return boot_aligned(4096, n);
+	if (!SHIM_RESOLVE(valloc))
+		return no_memory();
+	p = real_valloc(n);
+	shim_rec_alloc(SHIM_FN_valloc, p ? n : 0, p == NULL);
+	return p;
+}
+
+SHIM_EXPORT void *pvalloc(size_t n)
+{
+	void *p;
+
+	if (unlikely(shim_tls.resolving))
+		return boot_aligned(4096, (n + 4095) & ~(size_t)4095);
+	if (!SHIM_RESOLVE(pvalloc))
+		return no_memory();
+	p = real_pvalloc(n);
+	shim_rec_alloc(SHIM_FN_pvalloc, p ? n : 0, p == NULL);
+	return p;
+}
+
+/* Without the real mmap (never expected) the kernel is asked directly, so the
+ * target still gets its mapping. */
+static void *raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	return (void *)r;
+}
+
+SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	void *p;
+
+	if (!SHIM_RESOLVE(mmap))
+		return raw_mmap(addr, len, prot, flags, fd, off);
+	p = real_mmap(addr, len, prot, flags, fd, off);
+	shim_rec_alloc(SHIM_FN_mmap, p == MAP_FAILED ? 0 : len, p == MAP_FAILED);
+	return p;
+}
+
+SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off64_t off)
+{
+	void *p;
+
+	if (!SHIM_RESOLVE(mmap64))
+		return raw_mmap(addr, len, prot, flags, fd, (off_t)off);
+	p = real_mmap64(addr, len, prot, flags, fd, off);
+	shim_rec_alloc(SHIM_FN_mmap64, p == MAP_FAILED ? 0 : len, p == MAP_FAILED);
+	return p;
+}
+
+/* Bytes for munmap are the length given back. */
+SHIM_EXPORT int munmap(void *addr, size_t len)
+{
+	int r;
+
+	if (!SHIM_RESOLVE(munmap))
+		return (int)syscall(SYS_munmap, addr, len);
+	r = real_munmap(addr, len);
+	shim_rec_alloc(SHIM_FN_munmap, r ? 0 : len, r != 0);
+	return r;
 }

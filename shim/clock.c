@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* TSC detection (CPUID invariant-TSC bit) and run-long calibration against
- * CLOCK_MONOTONIC: no start-up spin, so short processes pay nothing. */
+/* TSC detection (CPUID invariant-TSC bit, as the loader cached it) and
+ * run-long calibration against CLOCK_MONOTONIC: no start-up spin and no
+ * CPUID trap, so short processes pay nothing. */
 #include <stdint.h>
 #include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 33)
+#include <sys/platform/x86.h>
+#define HAVE_GLIBC_CPU_FEATURES 1
+#endif
 #endif
 
 #include "clock.h"
@@ -31,7 +36,12 @@ static void pair(uint64_t *tsc, uint64_t *ns)
 void shim_clock_init(void)
 {
 	struct timespec rt;
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(HAVE_GLIBC_CPU_FEATURES)
+	/* invariant TSC (constant rate, runs in C-states), from the CPUID leaves
+	 * the loader already read: a CPUID instruction traps to the hypervisor
+	 * in a VM and costs about 20 us a piece here, on every process start */
+	shim_clock_tsc = CPU_FEATURE_PRESENT(INVARIANT_TSC);
+#elif defined(__x86_64__) || defined(__i386__)
 	unsigned a, b, c, d;
 	/* CPUID 0x80000007 EDX bit 8: invariant TSC (constant rate, runs in C-states) */
 	shim_clock_tsc = __get_cpuid(0x80000007, &a, &b, &c, &d) && (d & (1u << 8));

@@ -25,6 +25,8 @@ static _Atomic uint32_t *rhash;    /* [HASH_CAP]: id + 1, 0 = empty */
 static _Atomic uint32_t *fds;      /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
 static atomic_uint res_next = 1;   /* 0 is "(other)" */
 static atomic_uint_fast64_t res_full;
+_Atomic uint32_t *const *const shim_fd_words = &fds;
+_Static_assert(FD_KNOWN == SHIM_FD_KNOWN, "shim/record.h reads fd words inline");
 
 static void *map(size_t size)
 {

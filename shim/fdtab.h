@@ -34,6 +34,12 @@ struct shim_resource {
 /* Resource 0 is "(other)": where everything lands once the table is full. */
 #define SHIM_RES_OTHER 0
 
+/* The fd table's words (SHIM_FD_KNOWN | kind << 24 | resource id), read
+ * inline by the recorders' fast path (shim/record.h); NULL before init. */
+#define SHIM_FD_KNOWN 0x80000000u
+#define SHIM_FD_ID_MASK 0xffffffu
+extern _Atomic uint32_t *const *const shim_fd_words;
+
 /* Set up both tables (constructor). Returns 0 or -1. */
 int shim_fd_init(void);
 

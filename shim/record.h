@@ -1,16 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /* What a hook may call: the on/off test and guard, the clock, and the
  * recorders that update this thread's slot. No formatting, no malloc, no locks,
- * no I/O: everything here is async-signal-safe. */
+ * no I/O: everything here is async-signal-safe. The common case of every
+ * recorder is inline (a TLS load, a probe, a few adds); the rest (a thread's
+ * first call, a new site, a failure, a new resource) is one out-of-line call. */
 #ifndef SHIM_RECORD_H
 #define SHIM_RECORD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "clock.h"
+#include "fdtab.h"
 #include "fn.h"
 #include "thread.h"
+#include "worker.h"
 
 /* Bitmask of 1 << SHIM_FAM_* that are on; 0 before init, when disabled and
  * while the process exports. */
@@ -22,47 +27,137 @@ extern unsigned shim_active;
 /* Start recording an I/O-family call: nonzero when this call is to be recorded
  * (family on, not Shimmer's own call, not nested in another hooked call); then
  * the thread's in_io guard is held until shim_leave(). */
-static inline int shim_enter(unsigned family_mask)
+static inline __attribute__((always_inline)) int shim_enter(unsigned family_mask)
 {
-	if (__builtin_expect(!(shim_active & family_mask), 0) || shim_tls.internal ||
-	    shim_tls.in_io)
+	if (__builtin_expect(!(shim_active & family_mask), 0) ||
+	    __builtin_expect(shim_tls_guarded(), 0))
 		return 0;
 	shim_tls.in_io = 1;
 	return 1;
 }
 
-static inline void shim_leave(void)
+static inline __attribute__((always_inline)) void shim_leave(void)
 {
 	shim_tls.in_io = 0;
 }
 
 #define SHIM_FAM(f) (1u << SHIM_FAM_##f)
 
+/* Direction of each function's byte count, for constant folding in the
+ * inline recorder (shim_fninfo[] is the same table, out of sight). */
+static const unsigned char shim_rec_dir[SHIM_FN_COUNT] = {
+#define SHIM_FN(name, fam, dir) [SHIM_FN_##name] = SHIM_DIR_##dir,
+#include "../hooks/alloc.def"
+#include "../hooks/file.def"
+#include "../hooks/stdio.def"
+#include "../hooks/net.def"
+#include "../hooks/dns.def"
+#include "../hooks/proc.def"
+#undef SHIM_FN
+};
+
+/* The out-of-line part of the recorders: records the whole call. */
+void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int err,
+		   uint32_t res, int has_res);
+
+/* Record fn's call from pc that took dt ticks. Fast path: the thread has its
+ * slot, the call succeeded, the last call of fn came from the same pc and its
+ * resource was seen before by this thread. */
+static inline __attribute__((always_inline)) void shim_rec_account(unsigned fn, const void *pc,
+								   uint64_t dt, int64_t bytes,
+								   int err, uint32_t res,
+								   int has_res)
+{
+	struct shim_thread *t = shim_tls.slot;
+	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
+	struct shim_site *s;
+
+	/* the worker starts here, from the program's first recorded call after
+	 * something registered work: never in the constructor, never in malloc */
+	if (__builtin_expect(shim_worker_pending, 0))
+		shim_worker_start();
+	if (__builtin_expect(t == NULL || err != 0, 0))
+		goto slow;
+	/* last_site[fn] only ever holds a site of fn: comparing pc is enough */
+	s = t->last_site[fn];
+	if (__builtin_expect(s == NULL || s->pc != pc || (has_res && res >= t->res_hi), 0))
+		goto slow;
+	t->fn[fn].calls++;
+	t->fn[fn].ticks += dt;
+	t->fn[fn].bytes += b;
+	s->st.calls++;
+	s->st.ticks += dt;
+	s->st.bytes += b;
+	if (has_res) {
+		struct shim_resstat *r = &t->res[res];
+		r->ops++;
+		r->ticks += dt;
+		if (shim_rec_dir[fn] == SHIM_DIR_IN)
+			r->rbytes += b;
+		else if (shim_rec_dir[fn] == SHIM_DIR_OUT)
+			r->wbytes += b;
+	}
+	return;
+slow:
+	shim_rec_slow(fn, pc, dt, bytes, err, res, has_res);
+}
+
+/* shim_fd_res for a known fd, inline: one load and a test; the first sight of
+ * an fd (classification) goes to fdtab.c. */
+static inline __attribute__((always_inline)) uint32_t shim_rec_fd_res(int fd)
+{
+	_Atomic uint32_t *w = *shim_fd_words;
+
+	if (__builtin_expect(w != NULL && (unsigned)fd < SHIM_FD_CAP, 1)) {
+		uint32_t v = __atomic_load_n(&w[fd], __ATOMIC_RELAXED);
+		if (__builtin_expect(v & SHIM_FD_KNOWN, 1))
+			return v & SHIM_FD_ID_MASK;
+	}
+	return shim_fd_res(fd, NULL);
+}
+
 /* Record one finished call of fn made from pc, started at tick t0 (the end is
  * read here). bytes < 0 means none; err is the call's errno when it failed, 0
  * when it succeeded. fd >= 0 attributes the call to that fd's resource.
- * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first call). */
-void shim_rec_call(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, int err, int fd);
+ * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first call).
+ * errno: kept. */
+static inline __attribute__((always_inline)) void shim_rec_call(unsigned fn, const void *pc,
+								uint64_t t0, int64_t bytes,
+								int err, int fd)
+{
+	uint64_t dt = shim_clock_now() - t0;
+
+	if (fd >= 0)
+		shim_rec_account(fn, pc, dt, bytes, err, shim_rec_fd_res(fd), 1);
+	else
+		shim_rec_account(fn, pc, dt, bytes, err, 0, 0);
+}
 
 /* As shim_rec_call, attributed to resource id res instead of an fd. */
-void shim_rec_call_res(unsigned fn, const void *pc, uint64_t t0, int64_t bytes, int err,
-		       uint32_t res);
+static inline __attribute__((always_inline)) void shim_rec_call_res(unsigned fn, const void *pc,
+								    uint64_t t0, int64_t bytes,
+								    int err, uint32_t res)
+{
+	shim_rec_account(fn, pc, shim_clock_now() - t0, bytes, err, res, 1);
+}
 
 /* Count one allocation-family call (never timed): bytes requested, failed or
- * not. Passes silently while Shimmer itself runs. */
-static inline void shim_rec_alloc(unsigned fn, uint64_t bytes, int failed)
+ * not. Passes silently while Shimmer itself runs (internal, resolving). */
+static inline __attribute__((always_inline)) void shim_rec_alloc(unsigned fn, uint64_t bytes,
+								 int failed)
 {
 	struct shim_thread *t;
 
-	if (__builtin_expect(!(shim_active & SHIM_FAM(ALLOC)), 0) || shim_tls.internal ||
-	    shim_tls.resolving)
+	if (__builtin_expect(!(shim_active & SHIM_FAM(ALLOC)), 0) ||
+	    __builtin_expect(shim_tls_alloc_guarded(), 0))
 		return;
 	t = shim_thread_self();
 	if (__builtin_expect(!t, 0))
 		return;
 	t->fn[fn].calls++;
 	t->fn[fn].bytes += bytes;
-	t->fn[fn].errors += (unsigned)failed;
+	if (__builtin_expect(failed, 0))
+		t->fn[fn].errors++;
 }
 
 #endif

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The registry of per-thread slots. Hooks claim a slot lock-free on a thread's
- * first call; a pthread key destructor merges the slot into the "exited" slot
- * and frees it. The registry mutex is taken only by exits, export and fork. */
+ * first call. A thread still allocates after its key destructors ran (libc's
+ * own thread-exit frees), so an ending thread keeps its slot (DYING) and a
+ * later exit or the export folds it into "exited" once the kernel says the
+ * thread is gone. The registry mutex is taken only by exits, export and fork. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -15,7 +18,7 @@
 __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
 uint64_t shim_threads_untracked;
 
-enum { FREE, CLAIMING, USED };
+enum { FREE, CLAIMING, USED, DYING };
 
 static struct shim_thread *slots[SHIM_MAX_THREADS];
 static atomic_int state[SHIM_MAX_THREADS];
@@ -89,24 +92,42 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 	dst->errs_dropped += src->errs_dropped;
 }
 
-/* pthread key destructor: the thread is ending; fold its counts into `exited`
- * and give the slot back. */
+/* Fold the slots of threads that are really gone into `exited` and free them.
+ * tgkill(sig 0) fails with ESRCH only once the kernel has let the thread go:
+ * it can no longer write its slot. A reused tid only delays the fold.
+ * reg_lock held. */
+static void reap(void)
+{
+	int pid = (int)syscall(SYS_getpid), e = errno;
+
+	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
+		if (atomic_load(&state[i]) != DYING)
+			continue;
+		if (syscall(SYS_tgkill, pid, slots[i]->tid, 0) == 0 || errno != ESRCH)
+			continue;
+		if (exited)
+			shim_thread_merge(exited, slots[i]);
+		wipe_slot(slots[i]);
+		atomic_store(&state[i], FREE);
+	}
+	errno = e;
+}
+
+/* pthread key destructor: the thread is ending. Its slot stays attached for
+ * the calls it still makes on the way out; a later reap() folds it. */
 static void thread_gone(void *arg)
 {
 	struct shim_thread *t = arg;
 
 	shim_tls.internal++;
 	pthread_mutex_lock(&reg_lock);
+	reap();
 	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
-		if (slots[i] != t || atomic_load(&state[i]) != USED)
-			continue;
-		if (exited)
-			shim_thread_merge(exited, t);
-		wipe_slot(t);
-		atomic_store(&state[i], FREE);
-		break;
+		if (slots[i] == t && atomic_load(&state[i]) == USED) {
+			atomic_store(&state[i], DYING);
+			break;
+		}
 	}
-	shim_tls.slot = NULL;
 	pthread_mutex_unlock(&reg_lock);
 	shim_tls.internal--;
 }
@@ -120,7 +141,10 @@ int shim_thread_init(void)
 	return 0;
 }
 
-struct shim_thread *shim_thread_attach(void)
+/* Cold path of shim_thread_self: kept out of line so the hooks' fast path is a
+ * TLS load and a test. errno is the caller's business: a failed mmap must not
+ * leave its ENOMEM behind in a hook that returns the real errno. */
+static struct shim_thread *attach(void)
 {
 	static atomic_int hint;
 	int start = atomic_load_explicit(&hint, memory_order_relaxed);
@@ -150,12 +174,24 @@ struct shim_thread *shim_thread_attach(void)
 	return NULL;
 }
 
+__attribute__((cold, noinline)) struct shim_thread *shim_thread_attach(void)
+{
+	int e = errno;
+	struct shim_thread *t = attach();
+
+	errno = e;
+	return t;
+}
+
 void shim_thread_foreach(void (*fn)(const struct shim_thread *, void *), void *arg)
 {
 	pthread_mutex_lock(&reg_lock);
-	for (int i = 0; i < SHIM_MAX_THREADS; i++)
-		if (atomic_load_explicit(&state[i], memory_order_acquire) == USED)
+	reap();
+	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
+		int st = atomic_load_explicit(&state[i], memory_order_acquire);
+		if (st == USED || st == DYING)
 			fn(slots[i], arg);
+	}
 	if (exited)
 		fn(exited, arg);
 	pthread_mutex_unlock(&reg_lock);

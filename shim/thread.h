@@ -34,11 +34,12 @@ struct shim_errstat {
 	uint64_t count;
 };
 
+/* rbytes and wbytes stay adjacent, in this order: the recorder indexes them. */
 struct shim_resstat {
 	uint64_t ops;
+	uint64_t ticks;
 	uint64_t rbytes;
 	uint64_t wbytes;
-	uint64_t ticks;
 	uint64_t errors;
 };
 
@@ -50,24 +51,54 @@ struct shim_thread {
 	uint32_t res_hi; /* 1 + highest resource id touched */
 	uint32_t pad2;
 	struct shim_stat fn[SHIM_FN_COUNT];
+	/* the site of each function's last call: the recorder's first guess, so
+	 * a call from the same place as the last one skips the hash. Points into
+	 * this slot; NULL (zeroed pages) means no guess. Never merged. */
+	struct shim_site *last_site[SHIM_FN_COUNT];
 	struct shim_errstat err[SHIM_ERR_CAP];
 	struct shim_site site[SHIM_SITE_CAP];
 	struct shim_resstat res[SHIM_RES_CAP];
 };
 
-/* The thread's own flags. initial-exec TLS: no __tls_get_addr, no malloc. */
+/* The thread's own flags. initial-exec TLS: no __tls_get_addr, no malloc.
+ * The order is read by shim_tls_guarded/shim_tls_alloc_guarded: in_io,
+ * internal and resolving are adjacent so each test is one 8-byte load. */
 struct shim_tls {
-	int internal;  /* Shimmer's own code runs: every hook passes through */
 	int in_io;     /* inside a hooked I/O call: nested I/O hooks pass through */
+	int internal;  /* Shimmer's own code runs: every hook passes through */
 	int resolving; /* inside dlsym: allocations come from the boot arena */
-	int detached;  /* this thread's slot was merged at its exit */
+	int detached;  /* unused; kept for the layout */
 	struct shim_thread *slot;
 };
 
 extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
 
+_Static_assert(__builtin_offsetof(struct shim_tls, internal) == sizeof(int) &&
+		       __builtin_offsetof(struct shim_tls, resolving) == 2 * sizeof(int),
+	       "in_io, internal and resolving are read in pairs");
+
+/* Nonzero when Shimmer's own code runs or a hooked I/O call is in progress on
+ * this thread (in_io | internal, one load). */
+static inline __attribute__((always_inline)) int shim_tls_guarded(void)
+{
+	uint64_t both;
+
+	__builtin_memcpy(&both, &shim_tls.in_io, sizeof(both));
+	return both != 0;
+}
+
+/* Nonzero when Shimmer's own code runs or the thread is resolving a symbol
+ * (internal | resolving, one load): allocations then go uncounted. */
+static inline __attribute__((always_inline)) int shim_tls_alloc_guarded(void)
+{
+	uint64_t both;
+
+	__builtin_memcpy(&both, &shim_tls.internal, sizeof(both));
+	return both != 0;
+}
+
 /* This thread's slot, attaching one on first use. NULL when every slot is
- * taken (the call is then counted in shim_threads_untracked).
+ * taken (the call is then counted in shim_threads_untracked). errno is kept.
  * Async-signal-safe: yes (lock-free claim, mmap syscall). Allocates: mmap. */
 struct shim_thread *shim_thread_attach(void);
 

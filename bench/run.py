@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Overhead of libshimmer.so, measured: every workload runs bare, under the
+shim and under a forwarding-only preload (the floor: what interposition costs
+before any counting), alternately, for several rounds in one run. Each
+workload times itself and prints "<ns per op> <ops>"; this prints the median
+per-round ratio and added ns per op next to the target. Never a test: timings
+on a shared machine are noisy, so a MISS is a number to look at, not a failure
+(exit status 0 unless a workload itself fails)."""
+import argparse
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.environ.get("SHIMMER_BUILD") or os.path.join(HERE, "..", "build")
+LIB = os.path.join(BUILD, "libshimmer.so")
+FWD = os.path.join(BUILD, "bench", "forward.so")
+BIN = os.path.join(BUILD, "bench")
+RESULT = re.compile(r"^([\d.]+) (\d+)$")
+
+# name, program + args ({tmp} is a scratch folder), what the target bounds, bound,
+# where SHIMMER_OUT is. Kind "ns": added ns per op; "ratio": shim/native; "ms":
+# added ms per op; None: shown for reference. Outputs go to tmpfs (/dev/shm) so
+# the figure is the shim's own cost, not the disk's; f2 shows the disk's share.
+# The file I/O workload works in a tmpfs folder ({shm}) for the same reason.
+WORKLOADS = [
+    ("a malloc+free pair", ["b_malloc", "20000000"], "ns", 5.0, "shm"),
+    ("b write 1B /dev/null", ["b_write", "2000000"], "ns", 30.0, "shm"),
+    ("c 2-thread heap", ["b_heap2", "2000000"], "ratio", 1.05, "shm"),
+    ("d file I/O 64MiB+20k", ["b_fileio", "20000", "{shm}"], "ratio", 1.05, "shm"),
+    ("e tcp rr 100k", ["b_tcp", "100000"], "ratio", 1.05, "shm"),
+    ("f start /bin/true", ["b_spawn", "{spawns}", "{preload}", "/bin/true"], "ms", 0.5, "shm"),
+    ("f2 same, out on disk", ["b_spawn", "{spawns}", "{preload}", "/bin/true"], None, 0, "disk"),
+]
+VARIANTS = ("native", "shim", "forward")
+
+
+def env_for(variant, out):
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("SHIMMER_") and k != "LD_PRELOAD"}
+    env["SHIMMER_OUT"] = out
+    if variant == "shim":
+        env["LD_PRELOAD"] = LIB
+    elif variant == "forward":
+        env["LD_PRELOAD"] = FWD
+    return env
+
+
+def parse(text, what):
+    for line in reversed(text.splitlines()):
+        m = RESULT.match(line.strip())
+        if m:
+            return float(m.group(1))
+    raise RuntimeError("%s printed no result:\n%s" % (what, text))
+
+
+def run_one(argv, variant, tmp, spawns, out, wrapper=None):
+    """ns per op of one run of argv under variant, SHIMMER_OUT=out."""
+    preload = {"native": "-", "shim": LIB, "forward": FWD}[variant]
+    shm = os.path.dirname(out)
+    args = [a.format(tmp=tmp, shm=shm, spawns=spawns, preload=preload) for a in argv]
+    cmd = [os.path.join(BIN, args[0])] + args[1:]
+    if args[0] == "b_spawn":
+        # the driver runs bare; only the spawned program gets the preload
+        env = env_for("native", out)
+    else:
+        env = env_for(variant if not wrapper else "native", out)
+    if wrapper:
+        cmd = wrapper + cmd
+    p = subprocess.run(cmd, env=env, cwd=tmp, capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError("%s (%s) exited %d:\n%s%s" % (" ".join(cmd), variant, p.returncode,
+                                                        p.stdout, p.stderr))
+    return parse(p.stdout, " ".join(cmd))
+
+
+def fmt_ns(ns):
+    if abs(ns) >= 1e6:
+        return "%.3f ms" % (ns / 1e6)
+    if abs(ns) >= 1e4:
+        return "%.2f us" % (ns / 1e3)
+    return "%.1f ns" % ns
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--spawns", type=int, default=150, help="process starts a round")
+    ap.add_argument("--only", default="", help="comma-separated workload letters (a,b,...)")
+    ap.add_argument("--no-heaptrack", action="store_true")
+    args = ap.parse_args()
+    for f in (LIB, FWD):
+        if not os.path.exists(f):
+            sys.exit("bench: %s missing: run make bench" % f)
+    chosen = [w for w in WORKLOADS if not args.only or w[0][0] in args.only.split(",")]
+    tmp = tempfile.mkdtemp(prefix="shimmer-bench-")
+    shm = tempfile.mkdtemp(prefix="shimmer-bench-", dir="/dev/shm") \
+        if os.path.isdir("/dev/shm") else tmp
+    outs = {"shm": os.path.join(shm, "out"), "disk": os.path.join(tmp, "out")}
+    res = {w[0]: {v: [] for v in VARIANTS} for w in chosen}
+    print("shimmer bench: %d rounds, variants alternate within each round" % args.rounds)
+    print("  %s, %s, %d CPUs" % (platform.machine(), platform.release(), os.cpu_count()))
+    try:
+        for r in range(args.rounds):
+            for name, argv, _, _, out in chosen:
+                # rotate the order so no variant always runs first (cache, turbo, drift)
+                order = VARIANTS[r % 3:] + VARIANTS[:r % 3]
+                for v in order:
+                    res[name][v].append(run_one(argv, v, tmp, args.spawns, outs[out]))
+                    shutil.rmtree(outs[out], ignore_errors=True)
+            sys.stdout.write("  round %d/%d done\n" % (r + 1, args.rounds))
+            sys.stdout.flush()
+        heap = None
+        ht = shutil.which("heaptrack")
+        if ht and not args.no_heaptrack and any(w[0][0] == "c" for w in chosen):
+            argv = next(w[1] for w in chosen if w[0][0] == "c")
+            hs, ns = [], []
+            for _ in range(3):
+                ns.append(run_one(argv, "native", tmp, args.spawns, outs["shm"]))
+                hs.append(run_one(argv, "native", tmp, args.spawns, outs["shm"],
+                                  wrapper=[ht, "-o", os.path.join(tmp, "ht")]))
+            heap = (statistics.median(hs), statistics.median(h / n for h, n in zip(hs, ns)))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(shm, ignore_errors=True)
+
+    print()
+    hdr = "%-22s %11s %11s %11s %7s %10s %9s  %s" % (
+        "workload", "native", "shim", "fwd-only", "ratio", "added", "target", "result")
+    print(hdr)
+    print("-" * len(hdr))
+    misses = 0
+    for name, argv, kind, bound, _ in chosen:
+        n, s, f = (res[name][v] for v in VARIANTS)
+        ratio = statistics.median(b / a for a, b in zip(n, s))
+        fratio = statistics.median(b / a for a, b in zip(n, f))
+        added = statistics.median(b - a for a, b in zip(n, s))
+        fadded = statistics.median(b - a for a, b in zip(n, f))
+        if kind == "ns":
+            ok, tgt = added <= bound, "<=%.0f ns" % bound
+        elif kind == "ms":
+            ok, tgt = added / 1e6 <= bound, "<=%.1f ms" % bound
+        elif kind == "ratio":
+            ok, tgt = ratio <= bound, "<=%.2fx" % bound
+        else:
+            ok, tgt = None, "-"
+        misses += ok is False
+        print("%-22s %11s %11s %11s %6.3fx %10s %9s  %s" % (
+            name, fmt_ns(statistics.median(n)), fmt_ns(statistics.median(s)),
+            fmt_ns(statistics.median(f)), ratio, fmt_ns(added), tgt,
+            {True: "PASS", False: "MISS", None: "(reference)"}[ok]))
+        print("%-22s %11s %11s %11s %6.3fx %10s   (forward-only floor: ratio, added)" % (
+            "", "", "", "", fratio, fmt_ns(fadded)))
+    if heap:
+        print("%-22s %11s %11s %11s %6.3fx %10s %9s  %s" % (
+            "c under heaptrack", "", fmt_ns(heap[0]), "", heap[1], "", "", "(reference)"))
+    print()
+    print("per op: native/shim/fwd-only are medians of ns per op; ratio and added are")
+    print("medians of the per-round shim/native ratio and difference. %d MISS." % misses)
+    print("Timings on a shared machine: rerun before reading much into a few percent.")
+
+
+if __name__ == "__main__":
+    main()
