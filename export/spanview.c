@@ -124,8 +124,8 @@ const char *shim_sv_name(const struct shim_model *m, const struct shim_model_spa
 
 int shim_sv_kind(const struct shim_model_span *s)
 {
-	if (s->type == SHIM_SPAN_CLIENT || s->type == SHIM_SPAN_CONNECT)
-		return 3;
+	if (s->type == SHIM_SPAN_CLIENT)
+		return 3; /* the connect call inside it is INTERNAL */
 	if (s->type == SHIM_SPAN_SERVER)
 		return 2;
 	return 1;

@@ -41,4 +41,12 @@ uint64_t shim_otlp_backoff_ms(unsigned attempt, long retry_after);
 /* Nonzero when an HTTP status is to be retried (429, 502, 503, 504). Pure. */
 int shim_otlp_retryable(long status);
 
+/* POST body to an http:// url over a plain socket within timeout_ms (the exit
+ * flush when libcurl is not initialized yet). Returns the HTTP status, or 0
+ * with *why set; *retry_after from Retry-After seconds, else -1. headers is an
+ * OTEL_EXPORTER_OTLP_HEADERS list or NULL. Export side only. */
+long shim_otlp_raw_post(const char *url, const char *body, size_t len, int gzipped,
+			const char *headers, long timeout_ms, long *retry_after, char *why,
+			size_t wsize);
+
 #endif

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -41,7 +43,9 @@ static struct {
 	uint64_t retry_ns; /* no attempt before this */
 	unsigned attempt;  /* failed attempts of the batch at `sent` */
 	int root_sent;
-} q = {.mx = PTHREAD_MUTEX_INITIALIZER};
+	int exiting; /* shim_otlp_final runs */
+	int err_fd;  /* the stderr the process started with, for the exit line */
+} q = {.mx = PTHREAD_MUTEX_INITIALIZER, .err_fd = -1};
 
 /* libcurl, resolved by hand (never linked: 39 objects at every start) */
 static struct {
@@ -220,12 +224,23 @@ static long post(const struct shim_sink *body, long timeout_ms, long *retry_afte
 	CURL *h;
 
 	*retry_after = -1;
-	if (load_curl() != 0) {
-		snprintf(why, wsize, "cannot load libcurl.so.4");
-		return 0;
-	}
 	if (shim_config.otel.gzip && gzip(body->buf, body->len, &z) == 0)
 		send = &z;
+	/* at exit, libcurl only when it was set up before: a first
+	 * curl_global_init now may touch an OpenSSL the program's atexit
+	 * handlers already tore down */
+	if (!cu.ok && q.exiting && strncmp(shim_config.otel.url, "http://", 7) == 0) {
+		status = shim_otlp_raw_post(shim_config.otel.url, send->buf, send->len, send == &z,
+					    shim_config.otel.headers, timeout_ms, retry_after, why,
+					    wsize);
+		shim_sink_free(&z);
+		return status;
+	}
+	if (load_curl() != 0) {
+		snprintf(why, wsize, "cannot load libcurl.so.4");
+		shim_sink_free(&z);
+		return 0;
+	}
 	h = cu.easy_init();
 	if (!h) {
 		snprintf(why, wsize, "curl_easy_init failed");
@@ -363,6 +378,7 @@ static void tick(void *arg)
 	size_t batch = (size_t)shim_config.otel.bsp_batch, left;
 
 	(void)arg;
+	load_curl(); /* now, not at exit: see post() */
 	shim_span_drain();
 	bound_queue();
 	left = unsent();
@@ -386,6 +402,9 @@ int shim_otlp_init(void)
 	if (!q.on)
 		return 0;
 	q.next_ns = shim_clock_mono_ns() + (uint64_t)shim_config.otel.bsp_delay_ms * 1000000ull;
+	q.err_fd = fcntl(2, F_DUPFD_CLOEXEC, 2);
+	if (q.err_fd >= 0)
+		q.err_fd = shim_worker_high_fd(q.err_fd);
 	if (shim_worker_every(TICK_MS, tick, NULL) != 0)
 		shim_err("no room for the OTLP push on the worker; spans are pushed at exit only");
 	return 0;
@@ -394,6 +413,31 @@ int shim_otlp_init(void)
 int shim_otlp_active(void)
 {
 	return q.on;
+}
+
+/* The one line about spans not delivered. Programs close stderr at exit
+ * (coreutils' close_stdout): then the line goes to the stderr the process
+ * started with, kept by shim_otlp_init. */
+static void say_dropped(void)
+{
+	char line[1400];
+	struct stat a, b;
+	int n;
+
+	if (q.err_fd < 0 ||
+	    (fstat(2, &a) == 0 && fstat(q.err_fd, &b) == 0 && a.st_dev == b.st_dev &&
+	     a.st_ino == b.st_ino)) {
+		shim_err("OTLP push to %s: %s; dropped %llu spans (not delivered)",
+			 shim_config.otel.url, q.why[0] ? q.why : "failed",
+			 (unsigned long long)q.dropped);
+		return;
+	}
+	n = snprintf(line, sizeof(line),
+		     "shimmer: OTLP push to %s: %s; dropped %llu spans (not delivered)\n",
+		     shim_config.otel.url, q.why[0] ? q.why : "failed", (unsigned long long)q.dropped);
+	if (n > 0 && write(q.err_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
+		/* nowhere left to say it */
+	}
 }
 
 /* Add a reason to q.why ("a; b"), cut to fit. */
@@ -418,6 +462,7 @@ void shim_otlp_final(uint64_t start_ns)
 
 	if (!q.on)
 		return;
+	q.exiting = 1;
 	pthread_mutex_lock(&q.mx);
 	q.sent += q.inflight; /* a worker stuck in a post: its batch is its own */
 	q.inflight = 0;
@@ -464,8 +509,7 @@ void shim_otlp_final(uint64_t start_ns)
 	q.root_sent = 1;
 	pthread_mutex_unlock(&q.mx);
 	if (q.dropped)
-		shim_err("OTLP push to %s: %s; %llu spans not delivered", shim_config.otel.url,
-			 q.why[0] ? q.why : "failed", (unsigned long long)q.dropped);
+		say_dropped();
 }
 
 uint64_t shim_otlp_dropped(char *why, size_t size)
