@@ -190,12 +190,11 @@ class TestCurlTrace(ShimTest, TraceChecks):
             self.rx.stop()
         super().tearDown()
 
-    def test_curl_spans_pushed(self):
-        self.rx = Receiver(self.tmp)
+    def run_curl(self, env):
+        """curl under the shim: (run, sizes curl counted: download, header, request)."""
         dl = os.path.join(self.tmp, "got")
         cmd = ["curl", self.curl_ip, "-sS", "-o", dl, "-w",
                "%{size_download} %{size_header} %{size_request} %{num_connects}", self.url]
-        env = {"OTEL_EXPORTER_OTLP_ENDPOINT": self.rx.endpoint}
         r = self.run_shim(cmd, env=env, timeout=60)
         self.assertEqual(r.rc, 0, r.stderr)
         self.assertEqual(r.shimmer_lines(), [])
@@ -204,9 +203,37 @@ class TestCurlTrace(ShimTest, TraceChecks):
         with open(dl, "rb") as f:
             self.assertEqual(f.read(), self.data)
         self.assertEqual(connects, 1)
+        return r, (size_download, size_header, size_request)
+
+    def test_curl_spans_pushed(self):
+        self.rx = Receiver(self.tmp)
+        r, sizes = self.run_curl({"OTEL_EXPORTER_OTLP_ENDPOINT": self.rx.endpoint})
         recs = self.rx.records()
         self.assertStrict(recs)
         got = spans(recs)
+        self.check_curl_spans(got, sizes)
+        # the exporter's own connection to the receiver is in no span
+        self.assertFalse([s for s in got if s.attrs.get("network.peer.port") == self.rx.port])
+
+    def test_curl_spans_in_files(self):
+        r, sizes = self.run_curl({})
+        (folder,) = r.folders("curl").values()
+        self.check_curl_spans(self.validate_folder(folder), sizes)
+
+    def test_timeline_and_events(self):
+        r, _ = self.run_curl({})
+        (folder,) = r.folders("curl").values()
+        pid = folder_pid(folder)
+        got = self.validate_folder(folder)
+        trace_id = got[0].trace_id
+        self.assertOneTree(got, trace_id, "")
+        self.assertChrome(os.path.join(folder, "trace.chrome.json"), pid)
+        self.assertEvents(os.path.join(folder, "events.ndjson"), pid, trace_id)
+
+    def check_curl_spans(self, got, sizes):
+        """A process span, a DNS span, a connect span and a CLIENT connection
+        span with the right peer and byte counts, all in one trace."""
+        size_download, size_header, size_request = sizes
         trace_id = got[0].trace_id
         self.assertRegex(trace_id, HEX32)
         roots = self.assertOneTree(got, trace_id, "")
@@ -220,34 +247,25 @@ class TestCurlTrace(ShimTest, TraceChecks):
         self.assertEqual(len(dns), 1, got)
         self.assertEqual(dns[0].attrs["dns.question.name"], self.name)
         self.assertNotIn("error.type", dns[0].attrs)
-        # the connection: a CLIENT span with the peer and the bytes curl counted
-        conn = [s for s in got if s.kind == 3 and s.attrs.get("network.peer.port") == self.http.port]
-        self.assertEqual(len(conn), 1, got)
-        c = conn[0]
-        self.assertEqual(c.attrs["network.peer.address"], self.addr)
-        self.assertEqual(c.attrs["network.transport"], "tcp")
-        self.assertEqual(c.attrs["network.type"], "ipv4" if self.curl_ip == "-4" else "ipv6")
+        # the connection (connect to close) and, inside it, the connect call:
+        # both about the peer, the connection a CLIENT span with the bytes curl counted
+        peer = [s for s in got if s.attrs.get("network.peer.port") == self.http.port]
+        self.assertEqual(len(peer), 2, got)
+        if peer[1].parent == peer[0].span_id:
+            peer.reverse()
+        connect, c = peer
+        self.assertEqual(connect.parent, c.span_id, "the connect span is not inside the connection")
+        self.assertEqual(c.kind, 3)
+        self.assertLessEqual(c.start, connect.start)
+        self.assertLessEqual(connect.end, c.end)
+        self.assertGreaterEqual(c.start, root.start)
+        self.assertLessEqual(c.end, root.end)
+        for s in peer:
+            self.assertEqual(s.attrs["network.peer.address"], self.addr)
+            self.assertEqual(s.attrs["network.transport"], "tcp")
+            self.assertEqual(s.attrs["network.type"], "ipv4" if self.curl_ip == "-4" else "ipv6")
         self.assertEqual(bytes_attr(c, "recv"), size_download + size_header)
         self.assertEqual(bytes_attr(c, "sent"), size_request)
-        # the connect call as its own span, inside the connection's life
-        connect = [s for s in got if s is not c and "connect" in s.name.lower()
-                   and s.attrs.get("network.peer.port", self.http.port) == self.http.port]
-        self.assertEqual(len(connect), 1, got)
-        self.assertGreaterEqual(connect[0].start, root.start)
-        self.assertLessEqual(connect[0].end, root.end)
-        # the exporter's own connection to the receiver is in no span
-        self.assertFalse([s for s in got if s.attrs.get("network.peer.port") == self.rx.port])
-
-    def test_timeline_and_events(self):
-        r = self.run_shim(["curl", self.curl_ip, "-sS", "-o", os.devnull, self.url], timeout=60)
-        self.assertEqual(r.rc, 0, r.stderr)
-        (folder,) = r.folders("curl").values()
-        pid = folder_pid(folder)
-        got = self.validate_folder(folder)
-        trace_id = got[0].trace_id
-        self.assertOneTree(got, trace_id, "")
-        self.assertChrome(os.path.join(folder, "trace.chrome.json"), pid)
-        self.assertEvents(os.path.join(folder, "events.ndjson"), pid, trace_id)
 
 
 @unittest.skipIf(SAN, "shimmer run puts libshimmer.so before the ASan runtime; curl hangs there")
@@ -261,7 +279,7 @@ class TestTraceTree(ShimTest, TraceChecks):
         http = HttpServer(www, bind=addr)
         try:
             trace_id, parent = secrets.token_hex(16), secrets.token_hex(8)
-            script = ('curl %s -sS http://%s:%d/f; /usr/bin/python3 -c "print(6*7)"; '
+            script = ('curl %s -sS http://%s:%d/f; echo "curl=$?"; /usr/bin/python3 -c "print(6*7)"; '
                       'sh -c "cat /etc/hostname"') % ("-4" if fam == socket.AF_INET else "-6",
                                                      name, http.port)
             env = base_env(env_extra)
@@ -271,7 +289,7 @@ class TestTraceTree(ShimTest, TraceChecks):
         finally:
             http.stop()
         with open("/etc/hostname", "rb") as f:
-            self.assertEqual(p.stdout, b"hello\n42\n" + f.read())
+            self.assertEqual(p.stdout, b"hello\ncurl=0\n42\n" + f.read())
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertNotIn(b"shimmer: ", p.stderr)
         return trace_id, parent
@@ -303,8 +321,9 @@ class TestTraceTree(ShimTest, TraceChecks):
 
 
 class TestExportFaults(ShimTest):
-    """ls with one missing path: known stdout, stderr and exit status 2."""
-    CMD = ["ls", "-d", "/etc", "/nonexistent-shimmer-e2e"]
+    """dash running builtins only (one process): known stdout, stderr and exit 3."""
+    CMD = ["sh", "-c", "echo out; echo err >&2; exit 3"]
+    RC = 3
 
     def fault_run(self, endpoint, extra=None):
         env = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint}
@@ -315,16 +334,26 @@ class TestExportFaults(ShimTest):
         took = time.monotonic() - t0
         sys.stderr.write("[exit after %.2f s] " % took)
         self.assertEqual((shim.stdout, shim.rc), (bare.stdout, bare.rc))
-        self.assertEqual(bare.rc, 2)
+        self.assertEqual(bare.rc, self.RC)
         self.assertEqual(shim.other_stderr(), bare.other_stderr())
         self.assertLess(took, FLUSH_BOUND_S)
         return shim
 
     def assertDropLine(self, shim):
+        """One stderr line saying how many spans were dropped; the same count
+        in the process's events.ndjson."""
         lines = shim.shimmer_lines()
         self.assertEqual(len(lines), 1, lines)
-        self.assertRegex(lines[0], r"(?i)drop")
-        self.assertRegex(lines[0], r"\d")
+        m = re.search(r"(\d+) spans? (?:were )?(?:not delivered|dropped|lost)", lines[0])
+        self.assertTrue(m, lines[0])
+        n = int(m.group(1))
+        self.assertGreater(n, 0)
+        (folder,) = shim.folders().values()
+        with open(os.path.join(folder, "events.ndjson")) as f:
+            evs = [json.loads(l) for l in f]
+        counts = [v for e in evs for k, v in (e.get("attributes") or {}).items()
+                  if "drop" in k and isinstance(v, int) and v > 0]
+        self.assertEqual(counts, [n], "the drop count in events.ndjson")
 
     def test_connection_refused(self):
         hold, port = free_port()  # bound, never listening: connections are refused
@@ -371,6 +400,17 @@ class TestExportFaults(ShimTest):
             rx.stop()
         self.assertEqual(len(recs), 1, [r["status"] for r in recs])
         self.assertEqual(recs[0]["errors"], [])  # the request itself was valid
+        self.assertDropLine(shim)
+
+    def test_line_survives_a_closed_stderr(self):
+        # coreutils close stdout and stderr in an atexit handler (gnulib
+        # close_stdout), before the shim's exit flush: the line must still come
+        self.CMD, self.RC = ["ls", "-d", "/etc", "/nonexistent-shimmer-e2e"], 2
+        hold, port = free_port()
+        try:
+            shim = self.fault_run("http://127.0.0.1:%d" % port)
+        finally:
+            hold.close()
         self.assertDropLine(shim)
 
 
