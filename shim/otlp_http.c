@@ -427,14 +427,15 @@ static void say_dropped(void)
 	if (q.err_fd < 0 ||
 	    (fstat(2, &a) == 0 && fstat(q.err_fd, &b) == 0 && a.st_dev == b.st_dev &&
 	     a.st_ino == b.st_ino)) {
-		shim_err("OTLP push to %s: %s; dropped %llu spans (not delivered)",
+		shim_err("OTLP push to %s: %s; %llu span%s dropped (not delivered)",
 			 shim_config.otel.url, q.why[0] ? q.why : "failed",
-			 (unsigned long long)q.dropped);
+			 (unsigned long long)q.dropped, q.dropped == 1 ? "" : "s");
 		return;
 	}
 	n = snprintf(line, sizeof(line),
-		     "shimmer: OTLP push to %s: %s; dropped %llu spans (not delivered)\n",
-		     shim_config.otel.url, q.why[0] ? q.why : "failed", (unsigned long long)q.dropped);
+		     "shimmer: OTLP push to %s: %s; %llu span%s dropped (not delivered)\n",
+		     shim_config.otel.url, q.why[0] ? q.why : "failed", (unsigned long long)q.dropped,
+		     q.dropped == 1 ? "" : "s");
 	if (n > 0 && write(q.err_fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0) {
 		/* nowhere left to say it */
 	}

@@ -409,7 +409,7 @@ class TestPush(SpanTest):
         self.assertEqual([p[3] for p in rx.posts], [400])
         lines = shim.shimmer_lines()
         self.assertEqual(len(lines), 1, lines)
-        self.assertIn("HTTP 400; dropped 1 spans", lines[0])
+        self.assertIn("HTTP 400; 1 span dropped", lines[0])
         nd = open(os.path.join(self.one_folder(shim, "true"), "events.ndjson")).read()
         self.assertIn('"shimmer.export_dropped":1', nd)
 
@@ -439,7 +439,7 @@ class TestPush(SpanTest):
         self.assertEqual(shim.rc, 0)
         lines = shim.shimmer_lines()
         self.assertEqual(len(lines), 1, lines)
-        self.assertIn("dropped 1 spans", lines[0])
+        self.assertIn("1 span dropped", lines[0])
         self.assertLess(took, 10)  # bounded (500 ms asked); a hang would take 30 s
 
 
