@@ -209,10 +209,14 @@ static void gauges(struct prom *p, const struct shim_model *m)
 {
 	static const unsigned kinds[] = {SHIM_KIND_FILE, SHIM_KIND_SOCKET, SHIM_KIND_PIPE,
 					 SHIM_KIND_OTHER};
-	static const char *const drops[] = {"caller_sites", "errnos", "resources",
-					    "untracked_thread_calls", "cpu_samples"};
-	const uint64_t dropped[] = {m->dropped.sites, m->dropped.errs, m->dropped.res,
-				    m->dropped.threads, m->samples_dropped};
+	static const char *const drops[] = {
+		"caller_sites", "errnos", "resources", "untracked_thread_calls",
+		"cpu_samples", "spans", "spans_not_exported",
+	};
+	const uint64_t dropped[] = {
+		m->dropped.sites, m->dropped.errs, m->dropped.res, m->dropped.threads,
+		m->samples_dropped, m->trace.dropped, m->trace.export_dropped,
+	};
 
 	head(p, "shimmer_open_fds", "gauge",
 	     "Open file descriptors of the program by kind, as the hooks have seen them.");

@@ -73,7 +73,8 @@ int shim_config_parse_int(const char *s, long lo, long hi, int *out)
 }
 
 static const char *const format_names[SHIM_FMT_COUNT] = {
-	"table", "pstats", "folded", "flamegraph", "speedscope", "pprof", "metrics",
+	"table", "pstats", "folded", "flamegraph", "speedscope", "pprof", "otlp", "chrome", "ndjson",
+	"metrics",
 };
 
 const char *shim_format_name(unsigned fmt)
@@ -280,7 +281,7 @@ int shim_config_load(void)
 		if (shim_config_parse_formats(v, &shim_config.formats, &which) != 0) {
 			char why[160];
 			snprintf(why, sizeof(why), "unknown format '%.40s' (table,pstats,folded,"
-				 "flamegraph,speedscope,pprof,metrics,all)", which);
+				 "flamegraph,speedscope,pprof,otlp,chrome,ndjson,metrics,all)", which);
 			return bad("SHIMMER_FORMATS", v, why);
 		}
 	}
@@ -297,6 +298,27 @@ int shim_config_load(void)
 			return bad("SHIMMER_SORT", v, "expected cumulative, tottime, ncalls or name");
 		shim_config.sort = i;
 	}
+
+	shim_config.span_min_us = 1000;
+	shim_config.slow_call_ms = 100;
+	shim_config.follow_exec = 1;
+	shim_config.exit_flush_ms = 2000;
+	v = getenv("SHIMMER_SPAN_MIN_US");
+	if (v && *v && shim_config_parse_int(v, 0, 2000000000, &shim_config.span_min_us) != 0)
+		return bad("SHIMMER_SPAN_MIN_US", v, "expected microseconds, 0 to 2000000000");
+	v = getenv("SHIMMER_SLOW_CALL_MS");
+	if (v && *v && shim_config_parse_int(v, 0, 3600000, &shim_config.slow_call_ms) != 0)
+		return bad("SHIMMER_SLOW_CALL_MS", v, "expected milliseconds, 0 (off) to 3600000");
+	v = getenv("SHIMMER_CAPTURE_ARGS");
+	if (v && *v && shim_config_parse_int(v, 0, 1, &shim_config.capture_args) != 0)
+		return bad("SHIMMER_CAPTURE_ARGS", v, "expected 0 or 1");
+	v = getenv("SHIMMER_FOLLOW_EXEC");
+	if (v && *v && shim_config_parse_int(v, 0, 1, &shim_config.follow_exec) != 0)
+		return bad("SHIMMER_FOLLOW_EXEC", v, "expected 0 or 1");
+	v = getenv("SHIMMER_EXIT_FLUSH_MS");
+	if (v && *v && shim_config_parse_int(v, 0, 600000, &shim_config.exit_flush_ms) != 0)
+		return bad("SHIMMER_EXIT_FLUSH_MS", v, "expected milliseconds, 0 to 600000");
+	shim_config_load_otel();
 
 	v = getenv("SHIMMER_OUT");
 	if (!v)

@@ -7,6 +7,31 @@
 #include <limits.h>
 #include <sys/socket.h>
 
+enum shim_sampler {
+	SHIM_SAMPLER_ON,
+	SHIM_SAMPLER_OFF,
+	SHIM_SAMPLER_RATIO,
+	SHIM_SAMPLER_PARENT_ON,
+	SHIM_SAMPLER_PARENT_OFF,
+	SHIM_SAMPLER_PARENT_RATIO,
+};
+
+/* The OTEL_* settings that apply. A bad value is one line and the default. */
+struct shim_otel {
+	int disabled;		/* OTEL_SDK_DISABLED=true */
+	int sampler;		/* OTEL_TRACES_SAMPLER: enum shim_sampler */
+	double ratio;		/* OTEL_TRACES_SAMPLER_ARG, 0..1 */
+	char url[1024];		/* full POST URL; "" = no push */
+	const char *headers;	/* OTEL_EXPORTER_OTLP_[TRACES_]HEADERS or NULL */
+	int timeout_ms;		/* OTEL_EXPORTER_OTLP_[TRACES_]TIMEOUT */
+	int gzip;		/* OTEL_EXPORTER_OTLP_[TRACES_]COMPRESSION=gzip */
+	int bsp_delay_ms;	/* OTEL_BSP_SCHEDULE_DELAY */
+	int bsp_queue;		/* OTEL_BSP_MAX_QUEUE_SIZE */
+	int bsp_batch;		/* OTEL_BSP_MAX_EXPORT_BATCH_SIZE */
+	const char *service;	/* OTEL_SERVICE_NAME or NULL */
+	const char *resource;	/* OTEL_RESOURCE_ATTRIBUTES or NULL */
+};
+
 struct shim_config {
 	int disabled;	    /* SHIMMER_DISABLE=1, a bad setting, or AT_SECURE */
 	unsigned families;  /* SHIMMER_HOOKS as a bitmask of 1 << SHIM_FAM_* */
@@ -22,6 +47,13 @@ struct shim_config {
 	/* SHIMMER_METRICS_ADDR: the /metrics listener; metrics_addrlen 0 = none */
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addrlen;
+	/* traces (README "Traces") */
+	int span_min_us;    /* SHIMMER_SPAN_MIN_US: shortest file span kept */
+	int slow_call_ms;   /* SHIMMER_SLOW_CALL_MS: slow-call spans, 0 = off */
+	int capture_args;   /* SHIMMER_CAPTURE_ARGS=1: process.command_line */
+	int follow_exec;    /* SHIMMER_FOLLOW_EXEC: put the preload back into children */
+	int exit_flush_ms;  /* SHIMMER_EXIT_FLUSH_MS: bound of the exit push */
+	struct shim_otel otel;
 };
 
 #define SHIM_HZ_DEFAULT 99
@@ -39,6 +71,9 @@ enum shim_format {
 	SHIM_FMT_FLAMEGRAPH, /* flamegraph.svg */
 	SHIM_FMT_SPEEDSCOPE, /* profile.speedscope.json */
 	SHIM_FMT_PPROF,	     /* cpu.pb.gz */
+	SHIM_FMT_OTLP,	     /* traces.otlp.json */
+	SHIM_FMT_CHROME,     /* trace.chrome.json */
+	SHIM_FMT_NDJSON,     /* events.ndjson */
 	SHIM_FMT_METRICS,    /* metrics.prom */
 	SHIM_FMT_COUNT
 };
@@ -72,5 +107,9 @@ int shim_config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t
  * 1 << SHIM_FMT_*. Returns 0 or -1 with *bad set to the first unknown name
  * (a static buffer). Pure otherwise. */
 int shim_config_parse_formats(const char *s, unsigned *mask, const char **bad);
+
+/* Read the OTEL_* settings into shim_config.otel (called by
+ * shim_config_load). A bad value prints one line and keeps the default. */
+void shim_config_load_otel(void);
 
 #endif

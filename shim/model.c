@@ -218,7 +218,7 @@ static int build(struct shim_model *m, int full)
 	m->nres = n;
 	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
 
-	if (full && shim_model_build_cpu(m) != 0)
+	if (full && (shim_model_build_cpu(m) != 0 || shim_model_build_trace(m) != 0))
 		goto fail;
 	shim_model_build_metrics(m);
 	if (full)
@@ -254,6 +254,7 @@ void shim_model_free(struct shim_model *m)
 	for (size_t i = 0; m->res && i < m->nres; i++)
 		free(m->res[i].name);
 	shim_model_free_cpu(m);
+	shim_model_free_spans(m);
 	free(m->calls);
 	free(m->errs);
 	free(m->res);

@@ -95,6 +95,41 @@ struct shim_model_thread {
 	double period_ns;   /* effective: cpu_seconds / samples */
 };
 
+/* ---- traces (shim/span.c; filled by shim_model_build_spans) ---- */
+
+struct shim_model_span {
+	uint64_t span_id, parent_id; /* parent 0: none (a root without TRACEPARENT) */
+	uint64_t start_ns, end_ns;   /* Unix nanoseconds */
+	unsigned type;		     /* enum shim_span_type (shim/span.h) */
+	unsigned fn;		     /* enum shim_fn of the call; SHIM_FN_COUNT: none */
+	int tid;
+	int err;		     /* errno, negative EAI_* code, 0 = success */
+	int64_t count;		     /* DNS answers; the exit code of a process */
+	int has_exit_code, unfinished, by_exec;
+	uint64_t rbytes, wbytes, rops, wops, ops;
+	const char *target;  /* file path, peer ("tcp 127.0.0.1:80"), looked-up name */
+	const char *target2; /* client: the name looked up; server: the listener */
+};
+
+struct shim_model_trace {
+	uint8_t trace_id[16];
+	uint8_t flags;		 /* W3C trace flags */
+	int remote;		 /* the root's parent came from TRACEPARENT */
+	char tracestate[512];
+	char exe_path[256];	 /* /proc/self/exe */
+	char host[256];
+	char *command_line;	 /* only with SHIMMER_CAPTURE_ARGS=1, else NULL */
+	const char *service;	 /* OTEL_SERVICE_NAME or NULL */
+	const char *resource;	 /* OTEL_RESOURCE_ATTRIBUTES or NULL */
+	struct shim_model_span *spans; /* the process root first */
+	size_t nspans;
+	uint64_t dropped;	 /* spans lost to full buffers */
+	uint64_t export_dropped; /* spans the OTLP push did not deliver */
+	char export_error[160];	 /* why, "" when none */
+	char **names;		 /* owned copies of resource names, by resource id */
+	size_t nnames;
+};
+
 struct shim_model {
 	int pid;
 	int ppid;
@@ -127,6 +162,7 @@ struct shim_model {
 	size_t nedges;
 	struct shim_model_thread *threads_info;
 	size_t nthreads;
+	struct shim_model_trace trace;
 	/* ---- metrics (shim/model_metrics.c, read by export/prom.c) ---- */
 	char service[256];     /* OTEL_SERVICE_NAME, service.name, or unknown_service:<exe> */
 	uint64_t open_fds[8];  /* the target's open fds by enum shim_kind, as the fd table knows them */
@@ -173,6 +209,17 @@ void shim_model_build_metrics(struct shim_model *m);
  * Export time only. */
 int shim_model_build_cpu(struct shim_model *m);
 void shim_model_free_cpu(struct shim_model *m);
+
+/* The trace part: the root span and the n spans given (the store's, or a
+ * batch), ids turned into names and ticks into Unix time. with_root: put the
+ * process root span first. Returns 0 or -1 (out of memory). Export time only. */
+struct shim_span;
+int shim_model_build_spans(struct shim_model *m, const struct shim_span *spans, size_t n,
+			   int with_root);
+void shim_model_free_spans(struct shim_model *m);
+
+/* shim_model_build's trace part: drain the rings, then every stored span. */
+int shim_model_build_trace(struct shim_model *m);
 
 /* Total calls and total seconds over all functions. */
 uint64_t shim_model_total_calls(const struct shim_model *m);

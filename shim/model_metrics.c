@@ -14,7 +14,9 @@
 
 #include "fdtab.h"
 #include "model.h"
+#include "otlp.h"
 #include "profiler.h"
+#include "span.h"
 #include "worker.h"
 
 /* service.name from OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2", values %-encoded
@@ -185,6 +187,13 @@ void shim_model_build_metrics(struct shim_model *m)
 	if (!m->hz && shim_profiler_hz()) {
 		m->hz = shim_profiler_hz();
 		shim_profiler_foreach(add_prof, m);
+	}
+	/* likewise the span drop counters (the trace part is not built then) */
+	if (!m->trace.dropped)
+		m->trace.dropped = shim_span_dropped();
+	if (!m->trace.export_dropped) {
+		char why[160];
+		m->trace.export_dropped = shim_otlp_dropped(why, sizeof(why));
 	}
 	service_name(m);
 	fds_by_kind(m);

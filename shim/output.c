@@ -32,6 +32,9 @@ static const struct writer writers[] = {
 	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph, 1},
 	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope, 1},
 	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof, 1},
+	{SHIM_FMT_OTLP, "traces.otlp.json", shim_export_otlp, 0},
+	{SHIM_FMT_CHROME, "trace.chrome.json", shim_export_chrome, 0},
+	{SHIM_FMT_NDJSON, "events.ndjson", shim_export_ndjson, 0},
 	{SHIM_FMT_METRICS, "metrics.prom", shim_export_prom, 0},
 };
 

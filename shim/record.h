@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "fdtab.h"
 #include "fn.h"
+#include "span.h"
 #include "thread.h"
 #include "worker.h"
 
@@ -152,10 +153,14 @@ static inline __attribute__((always_inline)) void shim_rec_call(unsigned fn, con
 {
 	uint64_t dt = shim_clock_now() - t0;
 
-	if (fd >= 0)
-		shim_rec_account(fn, pc, dt, bytes, err, shim_rec_fd_res(fd), 1);
-	else
+	if (fd >= 0) {
+		uint32_t res = shim_rec_fd_res(fd);
+		shim_rec_account(fn, pc, dt, bytes, err, res, 1);
+		shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, fd, res);
+	} else {
 		shim_rec_account(fn, pc, dt, bytes, err, 0, 0);
+		shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, -1, SHIM_SPAN_NORES);
+	}
 }
 
 /* As shim_rec_call, attributed to resource id res instead of an fd. */
@@ -163,7 +168,10 @@ static inline __attribute__((always_inline)) void shim_rec_call_res(unsigned fn,
 								    uint64_t t0, int64_t bytes,
 								    int err, uint32_t res)
 {
-	shim_rec_account(fn, pc, shim_clock_now() - t0, bytes, err, res, 1);
+	uint64_t dt = shim_clock_now() - t0;
+
+	shim_rec_account(fn, pc, dt, bytes, err, res, 1);
+	shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, -1, res);
 }
 
 /* Count one allocation-family call (never timed): bytes requested, failed or
