@@ -12,6 +12,7 @@
 
 #include "../shim/span.h"
 #include "export.h"
+#include "../shim/errname.h"
 #include "spanview.h"
 
 enum { INFO = 9, WARN = 13, ERROR = 17 };
@@ -73,7 +74,7 @@ static void describe(const struct shim_model *m, const struct shim_model_span *s
 {
 	struct event *v;
 	char en[32];
-	const char *err = s->err ? shim_sv_errname(s->err, en, sizeof(en)) : NULL;
+	const char *err = s->err ? shim_err_name(s->err, en, sizeof(en)) : NULL;
 
 	switch (s->type) {
 	case SHIM_SPAN_PROCESS:

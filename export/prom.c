@@ -12,6 +12,7 @@
 #include "../shim/config.h"
 #include "../shim/fdtab.h"
 #include "../shim/fn.h"
+#include "../shim/errname.h"
 #include "export.h"
 #include "view.h"
 
@@ -63,35 +64,7 @@ static void val_d(struct prom *p, double v)
 	shim_sink_printf(p->o, "} %.15g\n", v);
 }
 
-/* Negative errors are EAI_* codes recorded by the DNS hooks (hooks/dns.c). */
-static const char *eai_name(int err)
-{
-	switch (err) {
-	case EAI_BADFLAGS: return "EAI_BADFLAGS";
-	case EAI_NONAME: return "EAI_NONAME";
-	case EAI_AGAIN: return "EAI_AGAIN";
-	case EAI_FAIL: return "EAI_FAIL";
-	case EAI_NODATA: return "EAI_NODATA";
-	case EAI_FAMILY: return "EAI_FAMILY";
-	case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-	case EAI_SERVICE: return "EAI_SERVICE";
-	case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-	case EAI_MEMORY: return "EAI_MEMORY";
-	case EAI_SYSTEM: return "EAI_SYSTEM";
-	case EAI_OVERFLOW: return "EAI_OVERFLOW";
-	default: return NULL;
-	}
-}
 
-/* error.type as OpenTelemetry spells it for a system error: the errno name. */
-static const char *err_name(int err, char *buf, size_t size)
-{
-	const char *n = err < 0 ? eai_name(err) : strerrorname_np(err);
-	if (n)
-		return n;
-	snprintf(buf, size, "%d", err);
-	return buf;
-}
 
 static void fn_labels(struct prom *p, const struct shim_model_call *c)
 {
@@ -117,7 +90,7 @@ static void calls(struct prom *p, const struct shim_model *m)
 		series(p, "shimmer_errors_total");
 		lbl(p, "family", shim_family_name(shim_fninfo[e->fn].family));
 		lbl(p, "function", shim_fninfo[e->fn].name);
-		lbl(p, "error_type", err_name(e->err, buf, sizeof(buf)));
+		lbl(p, "error_type", shim_err_name(e->err, buf, sizeof(buf)));
 		val_u(p, e->count);
 	}
 	head(p, "shimmer_io_bytes_total", "counter",

@@ -9,33 +9,9 @@
 
 #include "../shim/fn.h"
 #include "../shim/span.h"
+#include "../shim/errname.h"
 #include "spanview.h"
 
-const char *shim_sv_errname(int err, char *buf, size_t size)
-{
-	static const struct {
-		int code;
-		const char *name;
-	} eai[] = {
-		{EAI_BADFLAGS, "EAI_BADFLAGS"}, {EAI_NONAME, "EAI_NONAME"},
-		{EAI_AGAIN, "EAI_AGAIN"},	{EAI_FAIL, "EAI_FAIL"},
-		{EAI_NODATA, "EAI_NODATA"},	{EAI_FAMILY, "EAI_FAMILY"},
-		{EAI_SOCKTYPE, "EAI_SOCKTYPE"}, {EAI_SERVICE, "EAI_SERVICE"},
-		{EAI_ADDRFAMILY, "EAI_ADDRFAMILY"}, {EAI_MEMORY, "EAI_MEMORY"},
-		{EAI_SYSTEM, "EAI_SYSTEM"},	{EAI_OVERFLOW, "EAI_OVERFLOW"},
-	};
-	const char *n;
-
-	if (err < 0) {
-		for (size_t i = 0; i < sizeof(eai) / sizeof(eai[0]); i++)
-			if (eai[i].code == err)
-				return eai[i].name;
-	} else if ((n = strerrorname_np(err)) != NULL) {
-		return n;
-	}
-	snprintf(buf, size, "E%d", err);
-	return buf;
-}
 
 void shim_sv_hex(const uint8_t *b, size_t n, char *out)
 {
@@ -144,7 +120,7 @@ int shim_sv_status(const struct shim_model_span *s, char *msg, size_t size)
 		return 0;
 	}
 	if (s->err) {
-		snprintf(msg, size, "%s", shim_sv_errname(s->err, b, sizeof(b)));
+		snprintf(msg, size, "%s", shim_err_name(s->err, b, sizeof(b)));
 		return 2;
 	}
 	return 0;
@@ -241,7 +217,7 @@ size_t shim_sv_attrs(const struct shim_model *m, const struct shim_model_span *s
 		I("shimmer.ops", s->ops);
 	}
 	if (s->err)
-		S("error.type", shim_sv_errname(s->err, buf->b[5], sizeof(buf->b[5])));
+		S("error.type", shim_err_name(s->err, buf->b[5], sizeof(buf->b[5])));
 	if (s->unfinished && n < SHIM_ATTR_MAX)
 		out[n++] = (struct shim_attr){.key = "shimmer.unfinished", .type = SHIM_ATTR_BOOL,
 					      .i = 1};

@@ -46,8 +46,6 @@ size_t shim_sv_attrs(const struct shim_model *m, const struct shim_model_span *s
 size_t shim_sv_resource(const struct shim_model *m, struct shim_attr *out, size_t cap,
 			char *scratch, size_t scratch_size);
 
-/* "ECONNREFUSED", "EAI_NONAME", or "E<n>" for an unknown number. */
-const char *shim_sv_errname(int err, char *buf, size_t size);
 
 /* Split a socket resource name ("tcp 127.0.0.1:80", "udp [::1]:53",
  * "unix /run/x.sock", "tcp listen 0.0.0.0:8000") into transport, network

@@ -11,6 +11,7 @@
 #include "../shim/fdtab.h"
 #include "../shim/config.h"
 #include "../shim/fn.h"
+#include "../shim/errname.h"
 #include "export.h"
 #include "view.h"
 
@@ -167,31 +168,6 @@ static int io_section(struct shim_sink *o, const struct shim_model *m)
 	return 0;
 }
 
-/* Negative errors are EAI_* codes recorded by the DNS hooks (hooks/dns.c). */
-static const char *eai_name(int err)
-{
-	switch (err) {
-	case EAI_BADFLAGS: return "EAI_BADFLAGS";
-	case EAI_NONAME: return "EAI_NONAME";
-	case EAI_AGAIN: return "EAI_AGAIN";
-	case EAI_FAIL: return "EAI_FAIL";
-	case EAI_NODATA: return "EAI_NODATA";
-	case EAI_FAMILY: return "EAI_FAMILY";
-	case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-	case EAI_SERVICE: return "EAI_SERVICE";
-	case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-	case EAI_MEMORY: return "EAI_MEMORY";
-	case EAI_SYSTEM: return "EAI_SYSTEM";
-	case EAI_OVERFLOW: return "EAI_OVERFLOW";
-	case EAI_INPROGRESS: return "EAI_INPROGRESS";
-	case EAI_CANCELED: return "EAI_CANCELED";
-	case EAI_NOTCANCELED: return "EAI_NOTCANCELED";
-	case EAI_ALLDONE: return "EAI_ALLDONE";
-	case EAI_INTR: return "EAI_INTR";
-	case EAI_IDN_ENCODE: return "EAI_IDN_ENCODE";
-	default: return NULL;
-	}
-}
 
 static void errors_section(struct shim_sink *o, const struct shim_model *m)
 {
@@ -202,13 +178,8 @@ static void errors_section(struct shim_sink *o, const struct shim_model *m)
 	shim_sink_puts(o, "   Errors (exact)\n\n");
 	shim_sink_puts(o, "      count  errno            function\n");
 	for (size_t i = 0; i < m->nerrs; i++) {
-		int err = m->errs[i].err;
-		const char *en = err < 0 ? eai_name(err) : strerrorname_np(err);
-		if (en)
-			snprintf(e, sizeof(e), "%s", en);
-		else
-			snprintf(e, sizeof(e), "%d", m->errs[i].err);
-		shim_sink_printf(o, "   %8llu  %-16s %s\n", (unsigned long long)m->errs[i].count, e,
+		shim_sink_printf(o, "   %8llu  %-16s %s\n", (unsigned long long)m->errs[i].count,
+				 shim_err_name(m->errs[i].err, e, sizeof(e)),
 				 shim_fninfo[m->errs[i].fn].name);
 	}
 	shim_sink_puts(o, "\n");
