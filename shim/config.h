@@ -17,12 +17,16 @@ struct shim_config {
 	int flush_secs;	    /* SHIMMER_FLUSH_SECS: periodic flush, 0 = only at exit */
 	unsigned formats;   /* SHIMMER_FORMATS as a bitmask of 1 << SHIM_FMT_* */
 	int sort;	    /* SHIMMER_SORT: enum shim_view_sort (export/view.h) */
+	int heap_sample;    /* SHIMMER_HEAP_SAMPLE: mean bytes between heap samples,
+			     * 1 = every allocation, 0 = no heap profile */
 };
 
 #define SHIM_HZ_DEFAULT 99
 #define SHIM_HZ_MAX 10000
 #define SHIM_DEPTH_DEFAULT 128
 #define SHIM_DEPTH_MAX 512
+#define SHIM_HEAP_SAMPLE_DEFAULT 524288
+#define SHIM_HEAP_SAMPLE_MAX (1 << 30)
 
 /* The outputs SHIMMER_FORMATS can select, in the order they are written. */
 enum shim_format {

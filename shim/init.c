@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "config.h"
 #include "fdtab.h"
+#include "heap.h"
 #include "init.h"
 #include "log.h"
 #include "output.h"
@@ -169,6 +170,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 		goto out;
 	}
 	shim_profiler_init(); /* fails open: the hooks work without it */
+	shim_heap_init();     /* likewise */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "fdtab.h"
 #include "fn.h"
+#include "heap.h"
 #include "model.h"
 #include "profiler.h"
 #include "thread.h"
@@ -132,7 +133,7 @@ int shim_model_build(struct shim_model *m)
 		return -1;
 	/* DWARF only when there are samples: a short process (most of a build)
 	 * should not pay for loading libdw at its exit */
-	shim_sym_begin(shim_profiler_samples() > 0);
+	shim_sym_begin(shim_profiler_samples() > 0 || shim_heap_samples() > 0);
 	shim_thread_foreach(add, all);
 	m->threads = shim_thread_seen();
 	m->dropped.sites = all->sites_dropped;
@@ -212,7 +213,7 @@ int shim_model_build(struct shim_model *m)
 	m->nres = n;
 	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
 
-	if (shim_model_build_cpu(m) != 0)
+	if (shim_model_build_cpu(m) != 0 || shim_model_build_heap(m) != 0)
 		goto fail;
 	shim_sym_end();
 	m->wall_seconds = shim_clock_run_seconds();
@@ -235,6 +236,7 @@ void shim_model_free(struct shim_model *m)
 	for (size_t i = 0; m->res && i < m->nres; i++)
 		free(m->res[i].name);
 	shim_model_free_cpu(m);
+	shim_model_free_heap(m);
 	free(m->calls);
 	free(m->errs);
 	free(m->res);

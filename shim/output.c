@@ -22,8 +22,10 @@ struct writer {
 	unsigned fmt; /* enum shim_format: the SHIMMER_FORMATS bit */
 	const char *file;
 	int (*render)(const struct shim_model *, struct shim_sink *);
-	int cpu; /* a CPU-sample view: written only when the process took samples */
+	int cpu; /* CPU: written only when the process took samples; HEAP: heap samples */
 };
+
+#define HEAP 2
 
 static const struct writer writers[] = {
 	{SHIM_FMT_TABLE, "profile.txt", shim_export_table, 0},
@@ -32,6 +34,9 @@ static const struct writer writers[] = {
 	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph, 1},
 	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope, 1},
 	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof, 1},
+	{SHIM_FMT_PPROF, "heap.pb.gz", shim_export_pprof_heap, HEAP},
+	{SHIM_FMT_FOLDED, "heap.folded", shim_export_folded_heap, HEAP},
+	{SHIM_FMT_FLAMEGRAPH, "heap-flamegraph.svg", shim_export_flamegraph_heap, HEAP},
 };
 
 static char run_dir[PATH_MAX];
@@ -179,7 +184,8 @@ int shim_output_flush(void)
 		/* most processes of a build live a few ms and take no sample: four
 		 * empty CPU views would cost them more file system work than the
 		 * rest of their exit together */
-		if (!(shim_config.formats & (1u << writers[i].fmt)) || (writers[i].cpu && !m.samples))
+		if (!(shim_config.formats & (1u << writers[i].fmt)) ||
+		    (writers[i].cpu == 1 && !m.samples) || (writers[i].cpu == HEAP && !m.heap.samples))
 			continue;
 		shim_sink_init(&s);
 		if (writers[i].render(&m, &s) != 0 || s.failed) {

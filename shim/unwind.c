@@ -26,10 +26,13 @@ _Static_assert(sizeof(unw_cursor_t) <= sizeof(((struct shim_unwind_scratch *)0)-
 
 int shim_unwind_init(void)
 {
-	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	void *h;
 	unw_context_t ctx;
 	unw_cursor_t c;
 
+	if (have_unw)
+		return 0; /* the profiler and the heap sampler both ask */
+	h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		return -1;
 	p_init_local2 = (__typeof__(p_init_local2))dlsym(h, STR(unw_init_local2));
@@ -96,4 +99,25 @@ int shim_unwind_signal(void *ucv, struct shim_unwind_scratch *s, uintptr_t *pcs,
 		}
 	}
 	return stack_hi ? fp_walk(uc, stack_hi, pcs, n, max) : n;
+}
+
+int shim_unwind_here(uintptr_t *pcs, int max)
+{
+	unw_context_t ctx;
+	unw_cursor_t c;
+	int n = 0;
+
+	if (!have_unw || max <= 0)
+		return 0;
+	p_getcontext(&ctx);
+	if (p_init_local2(&c, &ctx, 0) != 0)
+		return 0;
+	/* the cursor starts in this function: its caller's frame is the first step */
+	while (n < max && p_step(&c) > 0) {
+		unw_word_t ip;
+		if (p_get_reg(&c, UNW_REG_IP, &ip) != 0 || !ip)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	}
+	return n;
 }

@@ -28,4 +28,11 @@ int shim_unwind_init(void);
 int shim_unwind_signal(void *uc, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,
 		       uintptr_t stack_hi);
 
+/* Fill pcs[0..max) with the return addresses of the frames that called this
+ * function's caller, innermost first (libunwind only; 0 when it is not
+ * loaded). For the heap sampler, called from an allocation hook with the
+ * thread's guard held. Async-signal-safe: no (libunwind may take the loader
+ * lock). Allocates: no (libunwind maps its caches with mmap). */
+int shim_unwind_here(uintptr_t *pcs, int max);
+
 #endif
