@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../shim/heap.h"
+#include "../shim/unwind.h"
 #include "hook.h"
 
 SHIM_REAL_DECL(malloc);
@@ -280,6 +281,8 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	if (!SHIM_RESOLVE(mmap))
 		return raw_mmap(addr, len, prot, flags, fd, off);
 	p = real_mmap(addr, len, prot, flags, fd, off);
+	if (unlikely(shim_unwind_owns((uintptr_t)SHIM_CALLER())))
+		return p; /* libunwind's caches (profiler, heap sampler): ours */
 	shim_rec_alloc(SHIM_FN_mmap, p == MAP_FAILED ? 0 : len, p == MAP_FAILED);
 	return p;
 }
@@ -291,6 +294,8 @@ SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, of
 	if (!SHIM_RESOLVE(mmap64))
 		return raw_mmap(addr, len, prot, flags, fd, (off_t)off);
 	p = real_mmap64(addr, len, prot, flags, fd, off);
+	if (unlikely(shim_unwind_owns((uintptr_t)SHIM_CALLER())))
+		return p;
 	shim_rec_alloc(SHIM_FN_mmap64, p == MAP_FAILED ? 0 : len, p == MAP_FAILED);
 	return p;
 }
@@ -303,6 +308,9 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 	if (!SHIM_RESOLVE(munmap))
 		return (int)syscall(SYS_munmap, addr, len);
 	r = real_munmap(addr, len);
+	/* libunwind frees its per-thread cache at thread exit, unguarded */
+	if (unlikely(shim_unwind_owns((uintptr_t)SHIM_CALLER())))
+		return r;
 	shim_rec_alloc(SHIM_FN_munmap, r ? 0 : len, r != 0);
 	return r;
 }
