@@ -23,18 +23,26 @@
 
 __thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
+static __thread unsigned shard __attribute__((tls_model("initial-exec")));
 unsigned char shim_heap_filter[SHIM_HEAP_FILTER];
 
 struct hstack {
-	uint64_t hash;	  /* 0 = empty; claimed by CAS */
-	uint32_t off;	  /* first PC in pcs[] */
+	uint64_t hash;	/* 0 = empty; claimed by CAS */
+	uint32_t off;	/* first PC in pcs[] */
 	uint32_t depth;
-	uint32_t ready;	  /* off/depth/pcs written (release) */
+	uint32_t ready; /* off/depth/pcs written (release) */
 	uint32_t pad;
+};
+
+/* What one shard of threads sampled from one stack. Threads add to their own
+ * shard, so two threads allocating from the same code do not share a line. */
+struct hcount {
 	uint64_t samples;
 	uint64_t objs_fx; /* estimated objects x OBJ_ONE */
 	uint64_t bytes;	  /* estimated bytes */
+	uint64_t pad;
 };
+#define SHARDS 4
 
 /* A live entry: key is the pointer (or EMPTY/BUSY/TOMB), val packs the size
  * (high 44 bits) and the stack id (low 20 bits). */
@@ -55,12 +63,25 @@ enum { BEFORE, ON, OFF };
 static int state;	   /* BEFORE the constructor decided, then ON or OFF */
 static uint64_t mean;	   /* 0 = off */
 static struct hstack *stacks;
+static struct hcount *counts; /* [SHARDS][SHIM_HEAP_STACKS] */
 static uintptr_t *pcs_store;
 static uint64_t pcs_used, nstacks;
 static struct live *live;
 static size_t live_mask;
 static uintptr_t self_lo, self_hi; /* our own code: frames to leave out */
 static uint64_t n_samples, n_dropped, n_freed, live_bytes, peak_bytes;
+static int sampled; /* set once by the first sample: n_samples lags behind */
+
+/* A thread's share of the counters above, added to them in batches: the
+ * shared lines would otherwise bounce between threads on every sample. */
+struct tstats {
+	int64_t live;	  /* estimated bytes */
+	uint32_t samples; /* taken */
+	uint32_t freed;
+};
+static __thread struct tstats mine __attribute__((tls_model("initial-exec")));
+#define BATCH_EVENTS 64
+#define BATCH_BYTES (1 << 20)
 
 /* ---- per-thread randomness: xorshift64*, seeded per thread ---- */
 
@@ -84,6 +105,7 @@ static void seed(void)
 	s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&rng;
 	s ^= (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ull;
 	rng = s ? s : 0x853c49e6748fea9bull;
+	shard = (unsigned)syscall(SYS_gettid) % SHARDS;
 	for (int i = 0; i < 4; i++)
 		next_rand();
 }
@@ -177,9 +199,19 @@ static int64_t intern(const uintptr_t *pcs, uint32_t depth)
 
 /* ---- live sampled pointers ---- */
 
+/* Home slot of p: neighbouring blocks get neighbouring slots (the table stays
+ * in cache for a program's working set), and each 64 MiB region (a thread's
+ * malloc arena) is displaced so arenas do not pile onto the same slots. */
+static inline size_t live_home(const void *p)
+{
+	uintptr_t a = (uintptr_t)p >> 4;
+
+	return (size_t)(a ^ (a >> 22) * 0x9e3779b1u) & live_mask;
+}
+
 static int live_put(const void *p, uint64_t val)
 {
-	size_t i = (size_t)shim_heap_bucket(p) * 0x10001u & live_mask;
+	size_t i = live_home(p);
 
 	for (int n = 0; n < PROBES; n++, i = (i + 1) & live_mask) {
 		struct live *s = &live[i];
@@ -198,7 +230,11 @@ static int live_put(const void *p, uint64_t val)
 static void filter_add(const void *p)
 {
 	unsigned char *c = &shim_heap_filter[shim_heap_bucket(p)];
-	unsigned char v = __atomic_load_n(c, __ATOMIC_RELAXED);
+	unsigned char v;
+
+	if (mean == 1)
+		return; /* every block is sampled: the filter is full for good */
+	v = __atomic_load_n(c, __ATOMIC_RELAXED);
 
 	while (v != 255 &&
 	       !__atomic_compare_exchange_n(c, &v, v + 1, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
@@ -221,14 +257,34 @@ static uint64_t est_bytes(uint64_t size)
 	return (uint64_t)llround((double)size * shim_heap_weight(size, mean));
 }
 
-static void live_bytes_add(uint64_t b)
+static void stats_flush(void)
 {
-	uint64_t now = __atomic_add_fetch(&live_bytes, b, __ATOMIC_RELAXED);
-	uint64_t peak = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
+	uint64_t now, peak;
 
-	while (now > peak && !__atomic_compare_exchange_n(&peak_bytes, &peak, now, 1,
-							  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+	now = __atomic_add_fetch(&live_bytes, (uint64_t)mine.live, __ATOMIC_RELAXED);
+	peak = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
+	while ((int64_t)now > (int64_t)peak &&
+	       !__atomic_compare_exchange_n(&peak_bytes, &peak, now, 1, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
 		;
+	if (mine.samples)
+		__atomic_fetch_add(&n_samples, mine.samples, __ATOMIC_RELAXED);
+	if (mine.freed)
+		__atomic_fetch_add(&n_freed, mine.freed, __ATOMIC_RELAXED);
+	memset(&mine, 0, sizeof(mine));
+}
+
+/* Count a sample (+bytes) or a freed sample (-bytes) in this thread's batch. */
+static void stats_add(int64_t bytes, int freed)
+{
+	mine.live += bytes;
+	if (freed)
+		mine.freed++;
+	else
+		mine.samples++;
+	if (mine.samples + mine.freed >= BATCH_EVENTS || mine.live >= BATCH_BYTES ||
+	    mine.live <= -BATCH_BYTES)
+		stats_flush();
 }
 
 uint64_t shim_heap_forget(const void *p)
@@ -237,7 +293,7 @@ uint64_t shim_heap_forget(const void *p)
 
 	if (!p || !live)
 		return 0;
-	i = (size_t)shim_heap_bucket(p) * 0x10001u & live_mask;
+	i = live_home(p);
 	for (int n = 0; n < PROBES; n++, i = (i + 1) & live_mask) {
 		struct live *s = &live[i];
 		uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
@@ -251,8 +307,7 @@ uint64_t shim_heap_forget(const void *p)
 						 __ATOMIC_RELAXED))
 			return 0; /* a double free raced us: the other one took it */
 		filter_del(p);
-		__atomic_fetch_add(&n_freed, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_sub(&live_bytes, est_bytes(val >> ID_BITS), __ATOMIC_RELAXED);
+		stats_add(-(int64_t)est_bytes(val >> ID_BITS), 1);
 		return val;
 	}
 	return 0;
@@ -263,8 +318,8 @@ void shim_heap_restore(const void *p, uint64_t entry)
 	if (!entry || live_put(p, entry) != 0)
 		return;
 	filter_add(p);
-	__atomic_fetch_sub(&n_freed, 1, __ATOMIC_RELAXED);
-	live_bytes_add(est_bytes(entry >> ID_BITS));
+	mine.freed--; /* the forget that came before did not happen after all */
+	stats_add((int64_t)est_bytes(entry >> ID_BITS), 1);
 }
 
 /* ---- the sample ---- */
@@ -275,6 +330,8 @@ static void record(void *p, size_t n)
 	int depth, skip = 0;
 	int64_t id;
 	double w;
+	uint64_t est;
+	struct hcount *c;
 	uint64_t size = n > SIZE_MAX_PACKED ? SIZE_MAX_PACKED : n;
 
 	depth = shim_unwind_here(pcs, SHIM_HEAP_DEPTH + 8);
@@ -295,19 +352,27 @@ static void record(void *p, size_t n)
 		__atomic_fetch_add(&n_dropped, 1, __ATOMIC_RELAXED);
 		return;
 	}
-	w = shim_heap_weight(size, mean);
-	__atomic_fetch_add(&stacks[id].samples, 1, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&stacks[id].objs_fx, (uint64_t)llround(w * OBJ_ONE), __ATOMIC_RELAXED);
-	__atomic_fetch_add(&stacks[id].bytes, (uint64_t)llround(w * (double)size),
-			   __ATOMIC_RELAXED);
-	__atomic_fetch_add(&n_samples, 1, __ATOMIC_RELAXED);
+	c = &counts[shard * SHIM_HEAP_STACKS + (size_t)id];
+	__atomic_fetch_add(&c->samples, 1, __ATOMIC_RELAXED);
+	if (mean == 1) {
+		/* every allocation: weights are 1, objects are samples */
+		est = size;
+	} else {
+		w = shim_heap_weight(size, mean);
+		est = (uint64_t)llround(w * (double)size);
+		__atomic_fetch_add(&c->objs_fx, (uint64_t)llround(w * OBJ_ONE), __ATOMIC_RELAXED);
+	}
+	__atomic_fetch_add(&c->bytes, est, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&sampled, __ATOMIC_RELAXED))
+		__atomic_store_n(&sampled, 1, __ATOMIC_RELAXED);
 	if (live_put(p, size << ID_BITS | (uint64_t)id) != 0) {
 		/* counted as allocated; its in-use share is lost */
 		__atomic_fetch_add(&n_dropped, 1, __ATOMIC_RELAXED);
+		stats_add(0, 0);
 		return;
 	}
 	filter_add(p);
-	live_bytes_add((uint64_t)llround(w * (double)size));
+	stats_add((int64_t)est, 0);
 }
 
 void shim_heap_sample(void *p, size_t n)
@@ -389,7 +454,8 @@ int shim_heap_init(void)
 	stacks = map(SHIM_HEAP_STACKS * sizeof(*stacks));
 	pcs_store = map(SHIM_HEAP_PCS * sizeof(*pcs_store));
 	live = map(cap * sizeof(*live));
-	if (!stacks || !pcs_store || !live) {
+	counts = map(SHARDS * SHIM_HEAP_STACKS * sizeof(*counts));
+	if (!stacks || !pcs_store || !live || !counts) {
 		shim_err("cannot map the heap sample tables: heap profiling is off");
 		mean = 0;
 		live = NULL;
@@ -397,6 +463,8 @@ int shim_heap_init(void)
 		return -1;
 	}
 	live_mask = cap - 1;
+	if (mean == 1)
+		memset(shim_heap_filter, 255, sizeof(shim_heap_filter)); /* every free looks */
 	dl_iterate_phdr(find_self, (void *)(uintptr_t)shim_heap_init);
 	if (shim_unwind_init() != 0)
 		shim_info("libunwind.so.8 not found: heap samples without stacks");
@@ -411,9 +479,26 @@ uint64_t shim_heap_mean(void)
 	return mean;
 }
 
+/* Stack i's counts over all shards; objs_fx filled in for every-allocation mode. */
+static void sum(uint32_t i, struct hcount *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (int k = 0; k < SHARDS; k++) {
+		const struct hcount *c = &counts[(size_t)k * SHIM_HEAP_STACKS + i];
+		t->samples += __atomic_load_n(&c->samples, __ATOMIC_RELAXED);
+		t->objs_fx += __atomic_load_n(&c->objs_fx, __ATOMIC_RELAXED);
+		t->bytes += __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+	}
+	if (mean == 1)
+		t->objs_fx = (uint64_t)(t->samples * OBJ_ONE);
+}
+
 uint64_t shim_heap_samples(void)
 {
-	return __atomic_load_n(&n_samples, __ATOMIC_RELAXED);
+	uint64_t n = __atomic_load_n(&n_samples, __ATOMIC_RELAXED);
+
+	/* threads add their counts in batches: any sample at all shows */
+	return n ? n : (uint64_t)__atomic_load_n(&sampled, __ATOMIC_RELAXED);
 }
 
 void shim_heap_stats(struct shim_heap_stats *s)
@@ -423,13 +508,16 @@ void shim_heap_stats(struct shim_heap_stats *s)
 	s->dropped = __atomic_load_n(&n_dropped, __ATOMIC_RELAXED);
 	s->freed = __atomic_load_n(&n_freed, __ATOMIC_RELAXED);
 	s->live_bytes = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+	if ((int64_t)s->live_bytes < 0)
+		s->live_bytes = 0; /* frees flushed before the samples they undo */
 	s->peak_bytes = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
 	for (uint32_t i = 0; stacks && i < SHIM_HEAP_STACKS; i++) {
+		struct hcount t;
 		if (!__atomic_load_n(&stacks[i].ready, __ATOMIC_ACQUIRE))
 			continue;
-		s->alloc_bytes += __atomic_load_n(&stacks[i].bytes, __ATOMIC_RELAXED);
-		s->alloc_objects += (uint64_t)llround(
-			(double)__atomic_load_n(&stacks[i].objs_fx, __ATOMIC_RELAXED) / OBJ_ONE);
+		sum(i, &t);
+		s->alloc_bytes += t.bytes;
+		s->alloc_objects += (uint64_t)llround((double)t.objs_fx / OBJ_ONE);
 	}
 }
 
@@ -439,15 +527,13 @@ void shim_heap_foreach_stack(void (*fn)(uint32_t id, const uintptr_t *pcs, uint3
 {
 	for (uint32_t i = 0; stacks && i < SHIM_HEAP_STACKS; i++) {
 		const struct hstack *e = &stacks[i];
-		uint64_t samples;
+		struct hcount t;
 		if (!__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE))
 			continue;
-		samples = __atomic_load_n(&e->samples, __ATOMIC_RELAXED);
-		if (!samples)
-			continue;
-		fn(i, &pcs_store[e->off], e->depth, samples,
-		   (double)__atomic_load_n(&e->objs_fx, __ATOMIC_RELAXED) / OBJ_ONE,
-		   (double)__atomic_load_n(&e->bytes, __ATOMIC_RELAXED), arg);
+		sum(i, &t);
+		if (t.samples)
+			fn(i, &pcs_store[e->off], e->depth, t.samples, (double)t.objs_fx / OBJ_ONE,
+			   (double)t.bytes, arg);
 	}
 }
 

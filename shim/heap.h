@@ -67,7 +67,8 @@ int shim_heap_init(void);
 /* Mean bytes between samples; 0 when heap profiling is off. */
 uint64_t shim_heap_mean(void);
 
-/* Sampled allocations kept so far (live or freed). */
+/* Sampled allocations so far (live or freed); threads add theirs in batches
+ * of up to 64, so this lags, but is nonzero once any sample was taken. */
 uint64_t shim_heap_samples(void);
 
 /* The unbiased weight of one sampled allocation of `size` bytes at `mean`:
@@ -86,7 +87,9 @@ struct shim_heap_stats {
 	uint64_t alloc_objects;	     /* estimated allocations in all */
 };
 
-/* Counters so far. Safe at any time (relaxed reads). */
+/* Counters so far. Safe at any time (relaxed reads). samples, freed,
+ * live_bytes and peak_bytes lag by up to 64 events or 1 MiB a thread:
+ * threads add to them in batches. */
 void shim_heap_stats(struct shim_heap_stats *s);
 
 /* Call fn for every interned stack (id, pcs leaf first as return addresses,
