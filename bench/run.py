@@ -47,7 +47,7 @@ VARIANTS = ("native", "shim", "forward")
 # (every-allocation mode and heaptrack unwind each call). Targets: default
 # sampling <= 1.10x native, every allocation faster than heaptrack, peak RSS
 # added by the shim at defaults <= 32 MiB.
-HEAP_ARGV = ["b_heap2", "300000"]
+HEAP_ARGV = ["b_heap2", "1000000"]
 HEAP_VARIANTS = ("native", "default", "every", "heaptrack")
 HEAP_NAMES = {"native": "native", "default": "shimmer, default sampling",
               "every": "shimmer, every allocation", "heaptrack": "heaptrack"}

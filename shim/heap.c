@@ -298,6 +298,7 @@ uint64_t shim_heap_forget(const void *p)
 		struct live *s = &live[i];
 		uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
 		uint64_t val;
+		int saved;
 		if (k == EMPTY)
 			return 0;
 		if (k != (uintptr_t)p)
@@ -307,7 +308,9 @@ uint64_t shim_heap_forget(const void *p)
 						 __ATOMIC_RELAXED))
 			return 0; /* a double free raced us: the other one took it */
 		filter_del(p);
+		saved = errno; /* libm below; free and realloc keep errno */
 		stats_add(-(int64_t)est_bytes(val >> ID_BITS), 1);
+		errno = saved;
 		return val;
 	}
 	return 0;
@@ -315,11 +318,15 @@ uint64_t shim_heap_forget(const void *p)
 
 void shim_heap_restore(const void *p, uint64_t entry)
 {
+	int saved;
+
 	if (!entry || live_put(p, entry) != 0)
 		return;
+	saved = errno;
 	filter_add(p);
 	mine.freed--; /* the forget that came before did not happen after all */
 	stats_add((int64_t)est_bytes(entry >> ID_BITS), 1);
+	errno = saved;
 }
 
 /* ---- the sample ---- */
