@@ -51,5 +51,18 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out);
 /* events.ndjson: one OpenTelemetry-log-shaped JSON object a line (process
  * start/exit, connections, DNS, errors, drops), in time order. */
 int shim_export_ndjson(const struct shim_model *m, struct shim_sink *out);
+/* heap.pb.gz: the heap part as a gzipped pprof profile (alloc_objects,
+ * alloc_space, inuse_objects, inuse_space; default inuse_space). */
+int shim_export_pprof_heap(const struct shim_model *m, struct shim_sink *out);
+
+/* heap.folded: the heap part's stacks by estimated bytes allocated. */
+int shim_export_folded_heap(const struct shim_model *m, struct shim_sink *out);
+
+/* heap-flamegraph.svg: the heap part's stacks by estimated bytes allocated. */
+int shim_export_flamegraph_heap(const struct shim_model *m, struct shim_sink *out);
+
+/* The "In use at exit" section of profile.txt (the leak report): the stacks
+ * holding the most estimated live bytes. Nothing when no heap sample. */
+void shim_export_table_heap(const struct shim_model *m, struct shim_sink *out);
 
 #endif

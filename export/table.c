@@ -212,6 +212,76 @@ static void resource_section(struct shim_sink *o, const struct shim_model *m, co
 	shim_sink_puts(o, "\n");
 }
 
+#define TOP_INUSE 10 /* stacks listed in the leak report */
+#define INUSE_FRAMES 8 /* frames shown per stack */
+
+static const struct shim_model_heap *sort_heap;
+
+static int cmp_inuse(const void *a, const void *b)
+{
+	const struct shim_model_heap_value *x = &sort_heap->values[*(const size_t *)a];
+	const struct shim_model_heap_value *y = &sort_heap->values[*(const size_t *)b];
+
+	if (x->inuse_space != y->inuse_space)
+		return x->inuse_space < y->inuse_space ? 1 : -1;
+	if (x->inuse_objects != y->inuse_objects)
+		return x->inuse_objects < y->inuse_objects ? 1 : -1;
+	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+void shim_export_table_heap(const struct shim_model *m, struct shim_sink *o)
+{
+	const struct shim_model_heap *h = &m->heap;
+	size_t *idx, n = 0;
+
+	if (!h->samples)
+		return;
+	shim_sink_printf(o, "   Heap: %llu bytes in %llu allocations, estimated from %llu samples "
+			    "(one every %llu bytes on average), %llu dropped\n\n",
+			 (unsigned long long)h->alloc_space, (unsigned long long)h->alloc_objects,
+			 (unsigned long long)h->samples, (unsigned long long)h->mean,
+			 (unsigned long long)h->dropped);
+	shim_sink_printf(o, "   In use at exit (top %d stacks by live bytes, estimated): %llu bytes "
+			    "in %llu allocations\n\n",
+			 TOP_INUSE, (unsigned long long)h->inuse_space,
+			 (unsigned long long)h->inuse_objects);
+	idx = calloc(h->nstacks + 1, sizeof(*idx));
+	if (!idx) {
+		o->failed = 1;
+		return;
+	}
+	for (size_t i = 0; i < h->nstacks; i++)
+		if (h->values[i].inuse_space || h->values[i].inuse_objects)
+			idx[n++] = i;
+	sort_heap = h;
+	qsort(idx, n, sizeof(*idx), cmp_inuse);
+	shim_sink_puts(o, "          bytes    objects  allocated at (innermost first)\n");
+	for (size_t k = 0; k < n && k < TOP_INUSE; k++) {
+		const struct shim_model_stack *s = &h->stacks[idx[k]];
+		const struct shim_model_heap_value *v = &h->values[idx[k]];
+		shim_sink_printf(o, "   %12llu %10llu  ", (unsigned long long)v->inuse_space,
+				 (unsigned long long)v->inuse_objects);
+		for (uint32_t d = 0; d < s->depth && d < INUSE_FRAMES; d++) {
+			const struct shim_model_loc *l = &h->locs[s->locs[d]];
+			const struct shim_model_func *f = &h->funcs[l->func];
+			char *c = shim_view_clean(f->name, 0);
+			if (!c) {
+				o->failed = 1;
+				break;
+			}
+			shim_sink_printf(o, "%s%s", d ? " <- " : "", c);
+			if (l->line > 0)
+				shim_sink_printf(o, " (%s:%d)", f->file ? f->file : "?", l->line);
+			free(c);
+		}
+		if (s->depth > INUSE_FRAMES)
+			shim_sink_puts(o, " <- ...");
+		shim_sink_puts(o, "\n");
+	}
+	shim_sink_puts(o, "\n");
+	free(idx);
+}
+
 static void samples_line(struct shim_sink *o, const struct shim_model *m)
 {
 	if (!m->hz && !m->samples)
@@ -283,6 +353,7 @@ int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *o, in
 	resource_section(o, m, "Peers", SHIM_KIND_SOCKET, SHIM_KIND_SOCKET);
 	resource_section(o, m, "Pipes and other fds", SHIM_KIND_PIPE, SHIM_KIND_OTHER);
 	resource_section(o, m, "DNS names", SHIM_KIND_DNS, SHIM_KIND_DNS);
+	shim_export_table_heap(m, o);
 	if (m->dropped.sites || m->dropped.errs || m->dropped.res || m->dropped.threads)
 		shim_sink_printf(o, "   Dropped: %llu calls without caller, %llu errors without "
 				    "errno, %llu resources past the table, %llu calls of "

@@ -259,6 +259,13 @@ int shim_config_load(void)
 	v = getenv("SHIMMER_STACK_DEPTH");
 	if (v && shim_config_parse_int(v, 1, SHIM_DEPTH_MAX, &shim_config.stack_depth) != 0)
 		return bad("SHIMMER_STACK_DEPTH", v, "expected frames a sample, 1 to 512");
+	shim_config.heap_sample = SHIM_HEAP_SAMPLE_DEFAULT;
+	v = getenv("SHIMMER_HEAP_SAMPLE");
+	if (v && *v &&
+	    shim_config_parse_int(v, 0, SHIM_HEAP_SAMPLE_MAX, &shim_config.heap_sample) != 0)
+		return bad("SHIMMER_HEAP_SAMPLE", v,
+			   "expected mean bytes between heap samples, 0 (off), 1 (every "
+			   "allocation) to 1073741824");
 	v = getenv("SHIMMER_FLUSH_SECS");
 	if (v && shim_config_parse_int(v, 0, 86400, &shim_config.flush_secs) != 0)
 		return bad("SHIMMER_FLUSH_SECS", v, "expected seconds, 0 (only at exit) to 86400");

@@ -54,6 +54,8 @@ struct shim_config {
 	int follow_exec;    /* SHIMMER_FOLLOW_EXEC: put the preload back into children */
 	int exit_flush_ms;  /* SHIMMER_EXIT_FLUSH_MS: bound of the exit push */
 	struct shim_otel otel;
+	int heap_sample;    /* SHIMMER_HEAP_SAMPLE: mean bytes between heap samples,
+			     * 1 = every allocation, 0 = no heap profile */
 };
 
 #define SHIM_HZ_DEFAULT 99
@@ -62,6 +64,8 @@ struct shim_config {
 #define SHIM_DEPTH_MAX 512
 #define SHIM_METRICS_TOP_DEFAULT 20
 #define SHIM_METRICS_TOP_MAX 10000
+#define SHIM_HEAP_SAMPLE_DEFAULT 524288
+#define SHIM_HEAP_SAMPLE_MAX (1 << 30)
 
 /* The outputs SHIMMER_FORMATS can select, in the order they are written. */
 enum shim_format {

@@ -16,6 +16,7 @@
 #include "otlp.h"
 #include "span.h"
 #include "fdtab.h"
+#include "heap.h"
 #include "init.h"
 #include "log.h"
 #include "metrics.h"
@@ -190,6 +191,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 	shim_metrics_init();  /* a listener for the worker: no thread yet */
 	shim_span_init();     /* context and span tables; an invalid TRACEPARENT is one line */
 	shim_otlp_init();     /* registers the periodic push; no thread, no libcurl yet */
+	shim_heap_init();     /* likewise */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:

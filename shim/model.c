@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "fdtab.h"
 #include "fn.h"
+#include "heap.h"
 #include "model.h"
 #include "profiler.h"
 #include "record.h"
@@ -137,7 +138,7 @@ static int build(struct shim_model *m, int full)
 	/* DWARF only when there are samples: a short process (most of a build)
 	 * should not pay for loading libdw at its exit */
 	if (full)
-		shim_sym_begin(shim_profiler_samples() > 0);
+		shim_sym_begin(shim_profiler_samples() > 0 || shim_heap_samples() > 0);
 	shim_thread_foreach(add, all);
 	m->threads = shim_thread_seen();
 	m->dropped.sites = all->sites_dropped;
@@ -218,7 +219,8 @@ static int build(struct shim_model *m, int full)
 	m->nres = n;
 	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
 
-	if (full && (shim_model_build_cpu(m) != 0 || shim_model_build_trace(m) != 0))
+	if (full && (shim_model_build_cpu(m) != 0 || shim_model_build_trace(m) != 0 ||
+		     shim_model_build_heap(m) != 0))
 		goto fail;
 	shim_model_build_metrics(m);
 	if (full)
@@ -255,6 +257,7 @@ void shim_model_free(struct shim_model *m)
 		free(m->res[i].name);
 	shim_model_free_cpu(m);
 	shim_model_free_spans(m);
+	shim_model_free_heap(m);
 	free(m->calls);
 	free(m->errs);
 	free(m->res);

@@ -130,6 +130,35 @@ struct shim_model_trace {
 	size_t nnames;
 };
 
+/* ---- heap samples (filled from shim/heap.c; empty when heap sampling is off
+ * or took no sample). Its own mappings, functions and locations, built the
+ * same way as the CPU ones; stacks[] carries count = estimated bytes
+ * allocated, so the stack writers can draw it as they draw CPU samples. ---- */
+
+struct shim_model_heap_value {
+	uint64_t samples;	/* sampled allocations (not scaled) */
+	uint64_t alloc_objects; /* estimated allocations made from this stack */
+	uint64_t alloc_space;	/* estimated bytes allocated */
+	uint64_t inuse_objects; /* estimated allocations still live at the build */
+	uint64_t inuse_space;	/* estimated bytes still live at the build */
+};
+
+struct shim_model_heap {
+	uint64_t mean;	  /* SHIMMER_HEAP_SAMPLE: mean bytes between samples; 1 = all */
+	uint64_t samples; /* sampled allocations kept */
+	uint64_t dropped; /* sampled allocations with no room in a table */
+	uint64_t alloc_objects, alloc_space, inuse_objects, inuse_space; /* totals */
+	struct shim_model_mapping *mappings;
+	size_t nmappings;
+	struct shim_model_func *funcs; /* self/total: estimated bytes allocated */
+	size_t nfuncs;
+	struct shim_model_loc *locs;
+	size_t nlocs;
+	struct shim_model_stack *stacks;      /* tid 0, count = alloc_space, seconds 0 */
+	struct shim_model_heap_value *values; /* parallel to stacks */
+	size_t nstacks;
+};
+
 struct shim_model {
 	int pid;
 	int ppid;
@@ -180,6 +209,7 @@ struct shim_model {
 		int known;
 		uint64_t live_bytes, peak_bytes;
 	} heap_live;
+	struct shim_model_heap heap;
 	struct {
 		uint64_t sites;	  /* calls with no room in the caller table */
 		uint64_t errs;	  /* failures with no room in the errno table */
@@ -220,6 +250,13 @@ void shim_model_free_spans(struct shim_model *m);
 
 /* shim_model_build's trace part: drain the rings, then every stored span. */
 int shim_model_build_trace(struct shim_model *m);
+/* The heap part (m->heap) from the heap sampler's tables: one model stack per
+ * distinct allocation stack, symbolized (C++ names demangled), with alloc_*
+ * summed over every sample and inuse_* over the samples still live now.
+ * Returns 0 or -1 (out of memory). Export time only, inside the symbols
+ * session shim_model_build opened. */
+int shim_model_build_heap(struct shim_model *m);
+void shim_model_free_heap(struct shim_model *m);
 
 /* Total calls and total seconds over all functions. */
 uint64_t shim_model_total_calls(const struct shim_model *m);

@@ -12,7 +12,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "fdtab.h"
+#include "heap.h"
 #include "model.h"
 #include "otlp.h"
 #include "profiler.h"
@@ -194,6 +196,13 @@ void shim_model_build_metrics(struct shim_model *m)
 	if (!m->trace.export_dropped) {
 		char why[160];
 		m->trace.export_dropped = shim_otlp_dropped(why, sizeof(why));
+	}
+	if (shim_config.heap_sample > 0) {
+		struct shim_heap_stats hs;
+		shim_heap_stats(&hs);
+		m->heap_live.known = 1;
+		m->heap_live.live_bytes = hs.live_bytes;
+		m->heap_live.peak_bytes = hs.peak_bytes;
 	}
 	service_name(m);
 	fds_by_kind(m);
