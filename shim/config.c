@@ -196,6 +196,9 @@ int shim_config_load(void)
 	v = getenv("SHIMMER_FLUSH_SECS");
 	if (v && shim_config_parse_int(v, 0, 86400, &shim_config.flush_secs) != 0)
 		return bad("SHIMMER_FLUSH_SECS", v, "expected seconds, 0 (only at exit) to 86400");
+	v = getenv("SHIMMER_CONTROL");
+	if (v && *v && shim_config_parse_int(v, 0, 1, &shim_config.control) != 0)
+		return bad("SHIMMER_CONTROL", v, "expected 0 or 1");
 	shim_config.formats = (1u << SHIM_FMT_COUNT) - 1;
 	v = getenv("SHIMMER_FORMATS");
 	if (v) {

@@ -13,6 +13,7 @@
 
 #include "clock.h"
 #include "config.h"
+#include "control.h"
 #include "fdtab.h"
 #include "init.h"
 #include "log.h"
@@ -41,6 +42,7 @@ void shim_finish(void)
 		return;
 	shim_tls.internal++;
 	shim_worker_stop(2000);
+	shim_control_close();
 	shim_output_flush();
 	shim_tls.internal--;
 }
@@ -53,12 +55,14 @@ void shim_finish_rearm(void)
 static void fork_prepare(void)
 {
 	shim_tls.internal++;
+	shim_output_fork_prepare(); /* before the registry lock: a flush takes both */
 	shim_thread_fork_prepare();
 }
 
 static void fork_parent(void)
 {
 	shim_thread_fork_parent();
+	shim_output_fork_parent();
 	shim_tls.internal--;
 }
 
@@ -70,6 +74,7 @@ static void fork_child(void)
 	shim_output_fork_child();
 	shim_profiler_fork_child();
 	shim_worker_fork_child();
+	shim_control_fork_child(); /* after the worker's lock is fresh */
 	atomic_store(&finished, 0);
 	shim_tls.internal--;
 }
@@ -169,6 +174,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 		goto out;
 	}
 	shim_profiler_init(); /* fails open: the hooks work without it */
+	shim_control_init();  /* registers worker jobs only: no thread yet */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:

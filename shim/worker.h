@@ -22,6 +22,12 @@ int shim_worker_every(unsigned period_ms, void (*fn)(void *arg), void *arg);
 int shim_worker_watch(int fd, void (*fn)(int fd, void *arg), void *arg);
 void shim_worker_unwatch(int fd);
 
+/* Run fn(arg) on the worker each time the thread starts (the first start, and
+ * again in a fork child, whose worker restarts lazily), before its loop: set-up
+ * that needs the thread, such as a control socket. Marks the worker pending as
+ * a job does. Returns 0 or -1 (table full). Not from a hook. */
+int shim_worker_on_start(void (*fn)(void *arg), void *arg);
+
 /* Nonzero when jobs or watches wait for the thread to start. Hooks test it
  * on their slow path and call shim_worker_start(). */
 extern volatile int shim_worker_pending;
