@@ -21,9 +21,12 @@
 #include "output.h"
 #include "worker.h"
 
+/* Both fds live in the worker's own fd table (shim/worker.h): only the worker
+ * may use or close them; they close when the thread ends. */
 static int listen_fd = -1; /* the listening socket, -1 when none */
-static int dir_fd = -1;	   /* the run folder (O_PATH): bind and unlink by it */
+static int dir_fd = -1;	   /* the run folder (O_PATH): bind by it */
 static int owner;	   /* pid that bound the socket: only it removes the file */
+static char sock_file[PATH_MAX]; /* <run folder>/control.sock, to remove it */
 
 static void periodic(void *arg)
 {
@@ -139,6 +142,7 @@ static void start(void *arg)
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		goto fail;
 	owner = getpid();
+	snprintf(sock_file, sizeof(sock_file), "%s/%s", dir, SHIM_CONTROL_SOCK);
 	/* the mode of a socket file follows the umask: set it, the folder is 0700 */
 	if (fchmodat(dir_fd, SHIM_CONTROL_SOCK, 0600, 0) != 0 || listen(fd, 8) != 0 || shim_worker_watch(fd, on_connect, NULL) != 0)
 		goto fail_unlink;
@@ -170,21 +174,19 @@ void shim_control_close(void)
 {
 	if (listen_fd < 0)
 		return;
+	/* the worker has stopped: its fds went with it; the file is ours */
 	shim_worker_unwatch(listen_fd);
-	close(listen_fd);
-	listen_fd = -1;
+	listen_fd = dir_fd = -1;
 	if (owner == getpid())
-		unlinkat(dir_fd, SHIM_CONTROL_SOCK, 0);
-	close(dir_fd);
-	dir_fd = -1;
+		unlink(sock_file);
 }
 
 void shim_control_fork_child(void)
 {
-	if (listen_fd < 0)
-		return;
-	shim_worker_unwatch(listen_fd);
-	close(listen_fd);
-	close(dir_fd);
+	/* the parent's socket is not in this process's table (it was in the
+	 * parent worker's own); a number in the watch list would name one of
+	 * the child's fds */
+	if (listen_fd >= 0)
+		shim_worker_unwatch(listen_fd);
 	listen_fd = dir_fd = -1;
 }

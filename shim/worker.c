@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -128,6 +129,14 @@ static void *loop(void *unused)
 {
 	(void)unused;
 	shim_tls.internal = 1; /* for the thread's whole life */
+	/* A table of fds of its own: the files and sockets opened here (flushes,
+	 * the control socket) never take a number the program is about to reuse
+	 * (a shell's close(1) then dup2(f, 1)), and the program cannot close or
+	 * dup2 over them. fds made before this point (wake_fd, watches
+	 * registered earlier) are shared still: the copy refers to the same files. */
+	if (unshare(CLONE_FILES) != 0)
+		shim_debug("worker: no fd table of its own (%s): its fds share the program's",
+			   strerror(errno));
 	for (int i = 0;; i++) {
 		struct job s;
 		pthread_mutex_lock(&lock);

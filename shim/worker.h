@@ -18,7 +18,11 @@
 int shim_worker_every(unsigned period_ms, void (*fn)(void *arg), void *arg);
 
 /* Call fn(fd, arg) on the worker when fd is readable (level-triggered).
- * Returns 0 or -1. The fd stays the caller's; unwatch before closing it. */
+ * Returns 0 or -1. The fd stays the caller's; unwatch before closing it.
+ * The worker has a table of fds of its own (unshare(CLONE_FILES) at its
+ * start): an fd to watch must exist before the thread starts, or be made on
+ * the worker itself; an fd the worker opens exists only on the worker (other
+ * threads must not close it), and fd numbers of either side never collide. */
 int shim_worker_watch(int fd, void (*fn)(int fd, void *arg), void *arg);
 void shim_worker_unwatch(int fd);
 
