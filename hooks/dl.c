@@ -9,13 +9,15 @@
 #include <errno.h>
 
 #include "../shim/dlmods.h"
+#include "../shim/profiler.h"
 #include "hook.h"
 
 SHIM_REAL_DECL(dlclose);
 
 /* Counted in the proc family (its time, and failures as EINVAL: dlclose
  * reports through dlerror, not errno). The object is remembered whatever the
- * families, unless Shimmer itself is closing something. */
+ * families while Shimmer is on (hooks or sampling), unless Shimmer itself is
+ * closing something. */
 SHIM_EXPORT int dlclose(void *handle)
 {
 	void *slot;
@@ -26,7 +28,7 @@ SHIM_EXPORT int dlclose(void *handle)
 		errno = ENOSYS;
 		return -1;
 	}
-	if (shim_tls.internal)
+	if (shim_tls.internal || (!shim_active && !shim_profiler_hz()))
 		return real_dlclose(handle);
 	e = errno;
 	slot = shim_dlmod_capture(handle);
