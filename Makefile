@@ -169,4 +169,4 @@ fmt:
 clean:
 	rm -rf build build-asan shimmer-out
 
--include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d)
+-include $(LIB_OBJ:.o=.d) $(CORE_OBJ:.o=.d) $(UNITS:=.d)

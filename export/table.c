@@ -287,20 +287,23 @@ int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *o, in
 	samples_line(o, m);
 	shim_sink_printf(o, "         %llu function calls in %.3f seconds\n\n",
 			 (unsigned long long)v.total_calls, v.total_tt);
-	shim_sink_printf(o, "   Ordered by: %s\n\n", order_names[sort]);
-	shim_sink_puts(o, "   ncalls  tottime  percall  cumtime  percall "
-			  "filename:lineno(function)\n");
-	for (size_t i = 0; i < n; i++)
-		row(o, &v.e[order[i]], names[order[i]]);
-	shim_sink_puts(o, "\n\n");
+	/* pstats prints neither section when there is no row (get_print_list) */
+	if (n) {
+		shim_sink_printf(o, "   Ordered by: %s\n\n", order_names[sort]);
+		shim_sink_puts(o, "   ncalls  tottime  percall  cumtime  percall "
+				  "filename:lineno(function)\n");
+		for (size_t i = 0; i < n; i++)
+			row(o, &v.e[order[i]], names[order[i]]);
+		shim_sink_puts(o, "\n\n");
 
-	shim_sink_printf(o, "   Ordered by: %s\n\n", order_names[sort]);
-	shim_sink_printf(o, "%-*s%s\n", (int)width, "Function ", "was called by...");
-	shim_sink_printf(o, "%*s    ncalls  tottime  cumtime\n", (int)width, "");
-	for (size_t i = 0; i < n; i++)
-		if (callers(o, &v, &v.e[order[i]], names, names[order[i]], width) != 0)
-			goto out;
-	shim_sink_puts(o, "\n\n");
+		shim_sink_printf(o, "   Ordered by: %s\n\n", order_names[sort]);
+		shim_sink_printf(o, "%-*s%s\n", (int)width, "Function ", "was called by...");
+		shim_sink_printf(o, "%*s    ncalls  tottime  cumtime\n", (int)width, "");
+		for (size_t i = 0; i < n; i++)
+			if (callers(o, &v, &v.e[order[i]], names, names[order[i]], width) != 0)
+				goto out;
+		shim_sink_puts(o, "\n\n");
+	}
 
 	if (io_section(o, m) != 0)
 		goto out;
