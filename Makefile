@@ -84,6 +84,16 @@ $(BUILD)/targets/%: tests/targets/%.c
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O0 -g -fno-inline -fno-builtin -rdynamic $(WARN) \
 		$< -o $@ -pthread $(if $(filter %_cxx,$*),-lstdc++)
 
+# Shared libraries the targets dlopen: tests/targets/lib<name>.c ->
+# build/targets/lib<name>.so, built like the targets.
+TARGET_LIBS := $(patsubst tests/targets/%.c,$(BUILD)/targets/%.so,$(sort $(wildcard tests/targets/lib*.c)))
+TARGETS     += $(TARGET_LIBS)
+$(BUILD)/targets/lib%.so: tests/targets/lib%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O0 -g -fno-inline -fno-builtin -fPIC -shared $(WARN) \
+		$< -o $@
+
 # The CPU profiler's split target in more builds: optimisation x frame
 # pointers, and a stripped one (no -rdynamic: no symbol left at all).
 CPU_VARIANTS := t_cpu_O0_nofp t_cpu_O2 t_cpu_O2_fp t_cpu_stripped

@@ -281,6 +281,9 @@ int shim_config_load(void)
 					   &shim_config.metrics_addrlen, &why) != 0)
 			return bad("SHIMMER_METRICS_ADDR", v, why);
 	}
+	v = getenv("SHIMMER_CONTROL");
+	if (v && *v && shim_config_parse_int(v, 0, 1, &shim_config.control) != 0)
+		return bad("SHIMMER_CONTROL", v, "expected 0 or 1");
 	shim_config.formats = (1u << SHIM_FMT_COUNT) - 1;
 	v = getenv("SHIMMER_FORMATS");
 	if (v) {

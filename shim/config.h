@@ -41,6 +41,7 @@ struct shim_config {
 	int clock_wall;	    /* SHIMMER_CLOCK=wall: sample wall time, not CPU time */
 	int stack_depth;    /* SHIMMER_STACK_DEPTH: frames kept per sample */
 	int flush_secs;	    /* SHIMMER_FLUSH_SECS: periodic flush, 0 = only at exit */
+	int control;	    /* SHIMMER_CONTROL=1: control.sock (dump on demand) */
 	unsigned formats;   /* SHIMMER_FORMATS as a bitmask of 1 << SHIM_FMT_* */
 	int sort;	    /* SHIMMER_SORT: enum shim_view_sort (export/view.h) */
 	int metrics_top;    /* SHIMMER_METRICS_TOP: resources with their own series */

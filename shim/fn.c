@@ -10,6 +10,7 @@ const struct shim_fninfo shim_fninfo[SHIM_FN_COUNT] = {
 #include "../hooks/net.def"
 #include "../hooks/dns.def"
 #include "../hooks/proc.def"
+#include "../hooks/dl.def"
 #undef SHIM_FN
 };
 

@@ -28,6 +28,7 @@ enum shim_fn {
 #include "../hooks/net.def"
 #include "../hooks/dns.def"
 #include "../hooks/proc.def"
+#include "../hooks/dl.def"
 #undef SHIM_FN
 	SHIM_FN_COUNT
 };

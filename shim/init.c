@@ -15,6 +15,7 @@
 #include "config.h"
 #include "otlp.h"
 #include "span.h"
+#include "control.h"
 #include "fdtab.h"
 #include "heap.h"
 #include "init.h"
@@ -57,6 +58,7 @@ void shim_finish_by(int by_exec)
 	shim_worker_stop(shim_otlp_active() ? (unsigned)shim_config.exit_flush_ms : 2000);
 	shim_span_finish(by_exec);
 	shim_otlp_final(start);
+	shim_control_close();
 	shim_output_flush();
 	shim_tls.internal--;
 }
@@ -69,12 +71,14 @@ void shim_finish_rearm(void)
 static void fork_prepare(void)
 {
 	shim_tls.internal++;
+	shim_output_fork_prepare(); /* before the registry lock: a flush takes both */
 	shim_thread_fork_prepare();
 }
 
 static void fork_parent(void)
 {
 	shim_thread_fork_parent();
+	shim_output_fork_parent();
 	shim_tls.internal--;
 }
 
@@ -89,6 +93,7 @@ static void fork_child(void)
 	shim_metrics_fork_child(); /* after the worker's lock is fresh */
 	shim_span_fork_child();
 	shim_otlp_fork_child();
+	shim_control_fork_child(); /* after the worker's lock is fresh */
 	atomic_store(&finished, 0);
 	shim_tls.internal--;
 }
@@ -192,6 +197,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 	shim_span_init();     /* context and span tables; an invalid TRACEPARENT is one line */
 	shim_otlp_init();     /* registers the periodic push; no thread, no libcurl yet */
 	shim_heap_init();     /* likewise */
+	shim_control_init();  /* registers worker jobs only: no thread yet */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:

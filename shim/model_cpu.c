@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The CPU-sample part of the model: drain every thread's interned stacks,
  * symbolize each distinct address once, fold them into functions (self and
- * inclusive samples), caller->callee edges and per-thread effective periods.
+ * inclusive samples), caller->callee edges and per-thread effective periods;
+ * the mappings (with build IDs) of loaded and of dlclose'd objects.
  * Export time only: allocates freely, never touches the signal path. */
 #include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "dlmods.h"
 #include "model.h"
 #include "profiler.h"
 
@@ -113,9 +116,11 @@ struct build {
 	uint32_t serial;
 };
 
+/* Last match first: unloaded objects come last, and one still listed is not
+ * hidden by the program's objects, only by Shimmer's own export-time ones. */
 static int find_mapping(const struct shim_model *m, uint64_t addr)
 {
-	for (size_t i = 0; i < m->nmappings; i++)
+	for (size_t i = m->nmappings; i-- > 0;)
 		if (addr >= m->mappings[i].start && addr < m->mappings[i].limit)
 			return (int)i;
 	return -1;
@@ -326,12 +331,101 @@ static void add_thread(const struct shim_prof_view *v, void *arg)
 	shim_stk_foreach(v->tab, add_stack, b);
 }
 
-/* Executable mappings with a file, as /proc/self/maps lists them. */
+static char *hex(const unsigned char *id, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *h = malloc(2 * n + 1);
+
+	if (!h)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		h[2 * i] = digits[id[i] >> 4];
+		h[2 * i + 1] = digits[id[i] & 15];
+	}
+	h[2 * n] = '\0';
+	return h;
+}
+
+static int add_mapping(struct shim_model *m, size_t *cap, uint64_t lo, uint64_t hi, uint64_t off,
+		       const char *path)
+{
+	struct shim_model_mapping *mp;
+
+	if (grow((void **)&m->mappings, cap, m->nmappings, sizeof(*m->mappings)) != 0)
+		return -1;
+	mp = memset(&m->mappings[m->nmappings], 0, sizeof(*m->mappings));
+	mp->start = lo;
+	mp->limit = hi;
+	mp->offset = off;
+	if (!(mp->path = strdup(path)))
+		return -1;
+	m->nmappings++;
+	return 0;
+}
+
+/* The build ID of the loaded object whose segments hold each mapping: read
+ * from its notes in memory (dl_iterate_phdr), no file opened. */
+static int set_build_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct shim_model *m = arg;
+	unsigned char id[SHIM_BUILD_ID_MAX];
+	size_t n = 0;
+	int tried = 0;
+
+	(void)size;
+	for (size_t k = 0; k < m->nmappings; k++) {
+		struct shim_model_mapping *mp = &m->mappings[k];
+		if (mp->build_id)
+			continue;
+		for (int i = 0; i < info->dlpi_phnum; i++) {
+			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+			uint64_t a = info->dlpi_addr + ph->p_vaddr;
+			if (ph->p_type != PT_LOAD || mp->start + 1 > a + ph->p_memsz ||
+			    mp->limit <= a)
+				continue;
+			if (!tried++)
+				n = shim_dlmod_build_id(info, id, sizeof(id));
+			if (n)
+				mp->build_id = hex(id, n); /* NULL (no memory): no build ID */
+			break;
+		}
+	}
+	return 0;
+}
+
+struct gone_maps {
+	struct shim_model *m;
+	size_t *cap;
+	int failed;
+};
+
+/* Objects unloaded before the export: their executable segments as they were. */
+static void add_gone(const struct shim_dlmod *g, void *arg)
+{
+	struct gone_maps *gm = arg;
+
+	for (int i = 0; i < g->nseg && !gm->failed; i++) {
+		if (!g->seg[i].exec)
+			continue;
+		if (add_mapping(gm->m, gm->cap, g->seg[i].start, g->seg[i].limit, g->seg[i].offset,
+				g->path) != 0) {
+			gm->failed = 1;
+			break;
+		}
+		if (g->build_id_len)
+			gm->m->mappings[gm->m->nmappings - 1].build_id = hex(g->build_id,
+									     g->build_id_len);
+	}
+}
+
+/* Executable mappings with a file, as /proc/self/maps lists them, then the
+ * unloaded objects'. */
 static int read_mappings(struct shim_model *m)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[4352];
 	size_t cap = 0;
+	struct gone_maps gm = {m, &cap, 0};
 
 	if (!f)
 		return 0;
@@ -348,18 +442,13 @@ static int read_mappings(struct shim_model *m)
 		path[strcspn(path, "\n")] = '\0';
 		if (path[0] != '/')
 			continue;
-		if (grow((void **)&m->mappings, &cap, m->nmappings, sizeof(*m->mappings)) != 0)
+		if (add_mapping(m, &cap, lo, hi, off, path) != 0)
 			goto fail;
-		memset(&m->mappings[m->nmappings], 0, sizeof(*m->mappings));
-		m->mappings[m->nmappings].start = lo;
-		m->mappings[m->nmappings].limit = hi;
-		m->mappings[m->nmappings].offset = off;
-		if (!(m->mappings[m->nmappings].path = strdup(path)))
-			goto fail;
-		m->nmappings++;
 	}
 	fclose(f);
-	return 0;
+	dl_iterate_phdr(set_build_id, m);
+	shim_dlmod_foreach(add_gone, &gm);
+	return gm.failed ? -1 : 0;
 fail:
 	fclose(f);
 	return -1;

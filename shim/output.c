@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MIT */
-/* Writing the outputs of one process image. Runs at exit, _exit, exec and in
- * the fork child at its own exit; never from a hook's hot path. Files are
- * created 0600 with O_EXCL|O_NOFOLLOW under a temporary name and renamed into
- * place, so a reader never sees half a file and a re-flush replaces cleanly. */
+/* Writing the outputs of one process image. Runs at exit, _exit, exec, in the
+ * fork child at its own exit, and on the worker (SHIMMER_FLUSH_SECS, a dump
+ * request); never from a hook's hot path. Files are created 0600 with
+ * O_EXCL|O_NOFOLLOW under a temporary name and renamed into place, so a reader
+ * never sees half a file and a re-flush replaces cleanly. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../export/export.h"
@@ -45,9 +48,33 @@ static const struct writer writers[] = {
 
 static char run_dir[PATH_MAX];
 static int warned_dir, warned_write;
+/* one flush at a time: the temp names are per pid, and the run folder is made
+ * once; never taken by a hook */
+static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
+static int fork_held; /* the forking thread took flush_lock in prepare */
+
+void shim_output_fork_prepare(void)
+{
+	struct timespec ts;
+
+	/* bounded: a fork from a signal handler that interrupted this thread's
+	 * own flush must not hang; the child re-initializes the lock anyway */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 5;
+	fork_held = pthread_mutex_timedlock(&flush_lock, &ts) == 0;
+}
+
+void shim_output_fork_parent(void)
+{
+	if (fork_held)
+		pthread_mutex_unlock(&flush_lock);
+	fork_held = 0;
+}
 
 void shim_output_fork_child(void)
 {
+	pthread_mutex_init(&flush_lock, NULL);
+	fork_held = 0;
 	run_dir[0] = '\0';
 	warned_dir = warned_write = 0;
 }
@@ -167,10 +194,15 @@ fail:
 
 int shim_output_make_dir(void)
 {
-	return make_run_dir();
+	int rc;
+
+	pthread_mutex_lock(&flush_lock);
+	rc = make_run_dir();
+	pthread_mutex_unlock(&flush_lock);
+	return rc;
 }
 
-int shim_output_flush(void)
+static int flush_locked(void)
 {
 	struct shim_model m;
 	int dirfd, rc = 0;
@@ -210,5 +242,15 @@ int shim_output_flush(void)
 	shim_model_free(&m);
 	if (rc == 0)
 		shim_info("outputs in %s", run_dir);
+	return rc;
+}
+
+int shim_output_flush(void)
+{
+	int rc;
+
+	pthread_mutex_lock(&flush_lock);
+	rc = flush_locked();
+	pthread_mutex_unlock(&flush_lock);
 	return rc;
 }

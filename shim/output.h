@@ -6,16 +6,22 @@
 
 /* Build the model and write every output of this process image. Returns 0, or
  * -1 after one "shimmer: ..." line per failure kind (unwritable folder, full
- * disk); the target is never affected. Export time only: allocates, does I/O;
- * the caller holds shim_tls.internal. */
+ * disk); the target is never affected. Flushes are serialized by one lock (the
+ * worker's periodic or on-demand flush and the final one at exit never
+ * interleave; each file is replaced by rename). Export time only: allocates,
+ * does I/O, takes the flush lock; the caller holds shim_tls.internal. */
 int shim_output_flush(void);
 
-/* Create this image's run folder now if it does not exist yet (metrics.port
- * goes in it). Returns 0 or -1 (one "shimmer: " line). Export time, the
- * constructor or the worker only. */
+/* Create this image's run folder now if it does not exist yet (the control
+ * socket lives in it). Returns 0 or -1 (one "shimmer: " line). Takes the flush
+ * lock. Export time / worker only. */
 int shim_output_make_dir(void);
 
-/* Forget the run folder chosen by the parent (fork child). */
+/* Fork handlers: prepare takes the flush lock (a flush in progress on the
+ * worker finishes first, so the child never inherits it held), parent drops
+ * it, child re-initializes it and forgets the parent's run folder. */
+void shim_output_fork_prepare(void);
+void shim_output_fork_parent(void);
 void shim_output_fork_child(void);
 
 /* The run folder of this image, or "" when none was made yet. */

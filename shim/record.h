@@ -54,6 +54,7 @@ static const unsigned char shim_rec_dir[SHIM_FN_COUNT] = {
 #include "../hooks/net.def"
 #include "../hooks/dns.def"
 #include "../hooks/proc.def"
+#include "../hooks/dl.def"
 #undef SHIM_FN
 };
 

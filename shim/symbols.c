@@ -2,7 +2,8 @@
 /* Symbolization at export. libdw is opened with dlopen(RTLD_LOCAL) the first
  * time an export needs it (linked directly it would cost every process start
  * 5 ms); separate debug files are looked up by build ID under /usr/lib/debug
- * only (never a debuginfod download at exit). Without libdw: dladdr. */
+ * only (never a debuginfod download at exit). Without libdw: dladdr. Objects
+ * the program dlclose'd are reported at the bias they had (shim/dlmods.c). */
 #include <dlfcn.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dlmods.h"
 #include "symbols.h"
 
 static struct {
@@ -23,6 +25,7 @@ static struct {
 	__typeof__(&dwfl_linux_proc_report) proc_report;
 	__typeof__(&dwfl_report_begin) report_begin;
 	__typeof__(&dwfl_report_end) report_end;
+	__typeof__(&dwfl_report_elf) report_elf;
 	__typeof__(&dwfl_linux_proc_find_elf) find_elf;
 	__typeof__(&dwfl_addrmodule) addrmodule;
 	__typeof__(&dwfl_module_info) module_info;
@@ -41,6 +44,7 @@ static struct {
 } dw;
 
 static Dwfl *dwfl;
+static Dwfl *gone; /* objects the program dlclose'd, at their old places */
 static int session_open;
 
 static const char *base(const char *path)
@@ -87,12 +91,15 @@ static int load_dw(void)
 	if (dw.tried)
 		return dw.ok;
 	dw.tried = 1;
+	shim_dlmod_ours_begin();
 	h = dlopen("libdw.so.1", RTLD_NOW | RTLD_LOCAL);
+	shim_dlmod_ours_end();
 	if (!h)
 		return 0;
 	dw.ok = LOAD(begin, dwfl_begin) && LOAD(end, dwfl_end) &&
 		LOAD(proc_report, dwfl_linux_proc_report) &&
 		LOAD(report_begin, dwfl_report_begin) && LOAD(report_end, dwfl_report_end) &&
+		LOAD(report_elf, dwfl_report_elf) &&
 		LOAD(find_elf, dwfl_linux_proc_find_elf) && LOAD(addrmodule, dwfl_addrmodule) &&
 		LOAD(module_info, dwfl_module_info) && LOAD(getelf, dwfl_module_getelf) &&
 		LOAD(build_id, dwfl_module_build_id) && LOAD(addrinfo, dwfl_module_addrinfo) &&
@@ -105,12 +112,59 @@ static int load_dw(void)
 	return dw.ok;
 }
 
+/* Whether the file at g->path is still the object that was unloaded: a file
+ * replaced since has another build ID, and its names would be wrong. Checked
+ * in a scratch session, since a reported module cannot be taken back. */
+static int same_file(const struct shim_dlmod *g)
+{
+	Dwfl *scratch;
+	Dwfl_Module *mod;
+	const unsigned char *id;
+	GElf_Addr vaddr;
+	int n = 0;
+
+	if (!g->build_id_len)
+		return 1; /* nothing to compare with: trust the path */
+	scratch = dw.begin(&callbacks);
+	if (!scratch)
+		return 0;
+	dw.report_begin(scratch);
+	mod = dw.report_elf(scratch, base(g->path), g->path, -1, g->bias, 1);
+	if (mod)
+		n = dw.build_id(mod, &id, &vaddr);
+	n = n > 0 && (size_t)n == g->build_id_len && memcmp(id, g->build_id, (size_t)n) == 0;
+	dw.end(scratch);
+	return n;
+}
+
+/* An unloaded object, at the bias it had, read again from its file. */
+static void report_gone(const struct shim_dlmod *g, void *arg)
+{
+	(void)arg;
+	if (same_file(g))
+		dw.report_elf(gone, base(g->path), g->path, -1, g->bias, 1);
+}
+
 int shim_sym_begin(int dwarf)
 {
+	int ngone;
+
 	shim_sym_end();
 	session_open = 1;
-	if (!dwarf || !load_dw())
+	ngone = (int)shim_dlmod_count();
+	/* code of an unloaded object has no dladdr answer: DWARF then too */
+	if ((!dwarf && !ngone) || !load_dw())
 		return 0;
+	/* a session of their own: an object Shimmer loaded at export (libdw)
+	 * may sit where one of them was, and the samples predate it */
+	if (ngone && (gone = dw.begin(&callbacks)) != NULL) {
+		dw.report_begin(gone);
+		shim_dlmod_foreach(report_gone, NULL);
+		if (dw.report_end(gone, NULL, NULL) != 0) {
+			dw.end(gone);
+			gone = NULL;
+		}
+	}
 	dwfl = dw.begin(&callbacks);
 	if (!dwfl)
 		return 0;
@@ -126,7 +180,9 @@ void shim_sym_end(void)
 {
 	if (dwfl)
 		dw.end(dwfl);
-	dwfl = NULL;
+	if (gone)
+		dw.end(gone);
+	dwfl = gone = NULL;
 	session_open = 0;
 }
 
@@ -176,6 +232,7 @@ static int set_unknown(struct shim_frame *out, const char *mod)
 /* The ELF dynamic symbols through the loader: the fallback without libdw. */
 static int by_dladdr(uintptr_t pc, struct shim_frame *out)
 {
+	const struct shim_dlmod *g;
 	Dl_info info;
 	char buf[64];
 
@@ -192,6 +249,13 @@ static int by_dladdr(uintptr_t pc, struct shim_frame *out)
 		} else if (out->module && set_unknown(out, mod) != 0) {
 			return -1;
 		}
+	} else if (pc && (g = shim_dlmod_find(pc)) != NULL) {
+		/* unloaded before the export: no symbol, but the right module */
+		out->module = strdup(base(g->path));
+		out->path = strdup(g->path);
+		out->offset = pc - g->bias;
+		if (out->module && set_unknown(out, out->module) != 0)
+			return -1;
 	} else {
 		snprintf(buf, sizeof(buf), "0x%lx", (unsigned long)pc);
 		out->module = strdup("?");
@@ -239,7 +303,10 @@ int shim_sym_pc(uintptr_t pc, struct shim_frame *out)
 	Dwfl_Line *l;
 
 	memset(out, 0, sizeof(*out));
-	mod = dwfl ? dw.addrmodule(dwfl, pc) : NULL;
+	/* an unloaded object still listed was not replaced by the program's own */
+	mod = gone ? dw.addrmodule(gone, pc) : NULL;
+	if (!mod && dwfl)
+		mod = dw.addrmodule(dwfl, pc);
 	if (!mod) {
 		if (by_dladdr(pc, out) != 0)
 			goto oom;

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -37,7 +38,8 @@ volatile int shim_worker_pending;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* jobs, watches, state */
 static struct job jobs[SHIM_WORKER_JOBS];
 static struct watch watches[SHIM_WORKER_FDS];
-static int njobs, nwatches;
+static struct job starts[4]; /* shim_worker_on_start: fn and arg only */
+static int njobs, nwatches, nstarts;
 static int wake_fd = -1;
 static atomic_int running, stopping, exited;
 static pthread_t thread;
@@ -83,6 +85,23 @@ int shim_worker_watch(int fd, void (*fn)(int, void *), void *arg)
 	return rc;
 }
 
+int shim_worker_on_start(void (*fn)(void *), void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&lock);
+	if (fn && nstarts < (int)(sizeof(starts) / sizeof(starts[0]))) {
+		starts[nstarts].fn = fn;
+		starts[nstarts].arg = arg;
+		nstarts++;
+		rc = 0;
+		if (!atomic_load(&running))
+			shim_worker_pending = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
 void shim_worker_unwatch(int fd)
 {
 	pthread_mutex_lock(&lock);
@@ -110,6 +129,25 @@ static void *loop(void *unused)
 {
 	(void)unused;
 	shim_tls.internal = 1; /* for the thread's whole life */
+	/* A table of fds of its own: the files and sockets opened here (flushes,
+	 * the control socket) never take a number the program is about to reuse
+	 * (a shell's close(1) then dup2(f, 1)), and the program cannot close or
+	 * dup2 over them. fds made before this point (wake_fd, watches
+	 * registered earlier) are shared still: the copy refers to the same files. */
+	if (unshare(CLONE_FILES) != 0)
+		shim_debug("worker: no fd table of its own (%s): its fds share the program's",
+			   strerror(errno));
+	for (int i = 0;; i++) {
+		struct job s;
+		pthread_mutex_lock(&lock);
+		if (i >= nstarts) {
+			pthread_mutex_unlock(&lock);
+			break;
+		}
+		s = starts[i];
+		pthread_mutex_unlock(&lock);
+		s.fn(s.arg);
+	}
 	while (!atomic_load(&stopping)) {
 		struct pollfd pfd[SHIM_WORKER_FDS + 1];
 		struct watch w[SHIM_WORKER_FDS];
@@ -139,9 +177,14 @@ static void *loop(void *unused)
 					/* drained by someone else: fine */
 				}
 			}
-			for (int i = 0; i < n; i++)
-				if (pfd[i + 1].revents & (POLLIN | POLLERR | POLLHUP))
+			for (int i = 0; i < n; i++) {
+				/* the program closed our fd (daemons close "all"): forget
+				 * it rather than spin on POLLNVAL */
+				if (pfd[i + 1].revents & POLLNVAL)
+					shim_worker_unwatch(w[i].fd);
+				else if (pfd[i + 1].revents & (POLLIN | POLLERR | POLLHUP))
 					w[i].fn(w[i].fd, w[i].arg);
+			}
 		}
 		if (atomic_load(&stopping))
 			break;
@@ -259,7 +302,7 @@ void shim_worker_fork_child(void)
 	atomic_store(&stopping, 0);
 	if (atomic_load(&running)) {
 		atomic_store(&running, 0);
-		shim_worker_pending = njobs || nwatches;
+		shim_worker_pending = njobs || nwatches || nstarts;
 	}
 }
 

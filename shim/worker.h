@@ -18,9 +18,19 @@
 int shim_worker_every(unsigned period_ms, void (*fn)(void *arg), void *arg);
 
 /* Call fn(fd, arg) on the worker when fd is readable (level-triggered).
- * Returns 0 or -1. The fd stays the caller's; unwatch before closing it. */
+ * Returns 0 or -1. The fd stays the caller's; unwatch before closing it.
+ * The worker has a table of fds of its own (unshare(CLONE_FILES) at its
+ * start): an fd to watch must exist before the thread starts, or be made on
+ * the worker itself; an fd the worker opens exists only on the worker (other
+ * threads must not close it), and fd numbers of either side never collide. */
 int shim_worker_watch(int fd, void (*fn)(int fd, void *arg), void *arg);
 void shim_worker_unwatch(int fd);
+
+/* Run fn(arg) on the worker each time the thread starts (the first start, and
+ * again in a fork child, whose worker restarts lazily), before its loop: set-up
+ * that needs the thread, such as a control socket. Marks the worker pending as
+ * a job does. Returns 0 or -1 (table full). Not from a hook. */
+int shim_worker_on_start(void (*fn)(void *arg), void *arg);
 
 /* Nonzero when jobs or watches wait for the thread to start. Hooks test it
  * on their slow path and call shim_worker_start(). */
