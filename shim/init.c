@@ -53,12 +53,14 @@ void shim_finish_rearm(void)
 static void fork_prepare(void)
 {
 	shim_tls.internal++;
+	shim_profiler_fork_prepare();
 	shim_thread_fork_prepare();
 }
 
 static void fork_parent(void)
 {
 	shim_thread_fork_parent();
+	shim_profiler_fork_parent();
 	shim_tls.internal--;
 }
 
