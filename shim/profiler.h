@@ -20,7 +20,7 @@ struct shim_prof_view {
 	const char *name;	  /* comm at exit; "" for live threads */
 	uint64_t samples;	  /* kept in tab */
 	uint64_t dropped;	  /* no room in tab */
-	uint64_t skipped;	  /* arrived while Shimmer's own code ran */
+	uint64_t skipped;	  /* arrived while Shimmer's own code ran or a fork was made */
 	double clock_seconds;	  /* thread clock from arming to its last sample or exit */
 	const struct shim_stk_table *tab;
 };

@@ -175,8 +175,8 @@ class TestProfiler(ShimTest):
             # "calm": the threads are running and sampled at the fork but
             # none is inside the allocator; they allocate after it.
             args.append("calm")
-        bare = self.run_bare(args, timeout=300)
-        run = self.run_shim(args, env={"SHIMMER_HZ": "1000"}, timeout=300)
+        bare = self.run_bare(args, timeout=120)
+        run = self.run_shim(args, env={"SHIMMER_HZ": "1000"}, timeout=120)
         self.assertEqual(bare.rc, 0)
         self.assertEqual(run.rc, 0, run.stderr)
         self.assertEqual(run.stdout, bare.stdout)
