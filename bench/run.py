@@ -4,9 +4,12 @@
 shim and under a forwarding-only preload (the floor: what interposition costs
 before any counting), alternately, for several rounds in one run. Each
 workload times itself and prints "<ns per op> <ops>"; this prints the median
-per-round ratio and added ns per op next to the target. Never a test: timings
-on a shared machine are noisy, so a MISS is a number to look at, not a failure
-(exit status 0 unless a workload itself fails)."""
+per-round ratio and added ns per op next to the target. Then heap profiling
+side by side on the multi-threaded allocation workload: native, the shim with
+default heap sampling, the shim sampling every allocation, and heaptrack, with
+each run's peak RSS (wait4). Never a test: timings on a shared machine are
+noisy, so a MISS is a number to look at, not a failure (exit status 0 unless a
+workload itself fails)."""
 import argparse
 import os
 import platform
@@ -39,6 +42,17 @@ WORKLOADS = [
     ("f2 same, out on disk", ["b_spawn", "{spawns}", "{preload}", "/bin/true"], None, 0, "disk"),
 ]
 VARIANTS = ("native", "shim", "forward")
+
+# Heap profiling side by side: the 2-thread heap workload (c), fewer iterations
+# (every-allocation mode and heaptrack unwind each call). Targets: default
+# sampling <= 1.10x native, every allocation faster than heaptrack, peak RSS
+# added by the shim at defaults <= 32 MiB.
+HEAP_ARGV = ["b_heap2", "1000000"]
+HEAP_VARIANTS = ("native", "default", "every", "heaptrack")
+HEAP_NAMES = {"native": "native", "default": "shimmer, default sampling",
+              "every": "shimmer, every allocation", "heaptrack": "heaptrack"}
+HEAP_RATIO = 1.10
+HEAP_RSS_MIB = 32
 
 
 def env_for(variant, out):
@@ -80,6 +94,84 @@ def run_one(argv, variant, tmp, spawns, out, wrapper=None):
     return parse(p.stdout, " ".join(cmd))
 
 
+def run_rss(cmd, env, cwd):
+    """(stdout, peak RSS in KiB) of cmd, run under bench/b_rss.c: ru_maxrss from
+    wait4 (the program and the children it waited for, e.g. heaptrack's)."""
+    p = subprocess.run([os.path.join(BIN, "b_rss")] + cmd, env=env, cwd=cwd,
+                       capture_output=True, text=True, timeout=600)
+    if p.returncode != 0:
+        raise RuntimeError("%s exited %d:\n%s%s" % (" ".join(cmd), p.returncode, p.stdout,
+                                                   p.stderr))
+    m = re.search(r"^peak_rss_kib (\d+)$", p.stdout, re.M)
+    if not m:
+        raise RuntimeError("b_rss printed no peak RSS:\n" + p.stdout)
+    return p.stdout, int(m.group(1))
+
+
+def run_heap_variant(variant, tmp, out):
+    """(ns per op, peak RSS KiB) of the heap workload under one variant."""
+    cmd = [os.path.join(BIN, HEAP_ARGV[0])] + HEAP_ARGV[1:]
+    env = env_for("native" if variant in ("native", "heaptrack") else "shim", out)
+    if variant == "every":
+        env["SHIMMER_HEAP_SAMPLE"] = "1"
+    if variant == "heaptrack":
+        cmd = [shutil.which("heaptrack"), "-o", os.path.join(tmp, "ht")] + cmd
+    text, rss = run_rss(cmd, env, tmp)
+    for f in os.listdir(tmp):
+        if f.startswith("ht."):
+            os.unlink(os.path.join(tmp, f))
+    return parse(text, " ".join(cmd)), rss
+
+
+def heap_section(rounds, tmp, out, heaptrack):
+    """Run the heap comparison; returns {variant: [(ns, rss)]}."""
+    variants = [v for v in HEAP_VARIANTS if v != "heaptrack" or heaptrack]
+    res = {v: [] for v in variants}
+    for r in range(rounds):
+        order = variants[r % len(variants):] + variants[:r % len(variants)]
+        for v in order:
+            res[v].append(run_heap_variant(v, tmp, out))
+            shutil.rmtree(out, ignore_errors=True)
+        sys.stdout.write("  heap round %d/%d done\n" % (r + 1, rounds))
+        sys.stdout.flush()
+    return res
+
+
+def heap_report(res):
+    """Print the heap table; returns the number of MISSes."""
+    nat = res["native"]
+    ns = {v: statistics.median(x[0] for x in res[v]) for v in res}
+    rss = {v: statistics.median(x[1] for x in res[v]) / 1024 for v in res}
+    ratio = {v: statistics.median(x[0] / n[0] for x, n in zip(res[v], nat)) for v in res}
+    misses = 0
+    print()
+    print("heap profiling, %s (2 threads: malloc, realloc, free), median of %d rounds" % (
+        " ".join(HEAP_ARGV), len(nat)))
+    hdr = "%-27s %10s %8s %10s %11s  %-22s %s" % (
+        "variant", "per op", "ratio", "peak RSS", "added RSS", "target", "result")
+    print(hdr)
+    print("-" * len(hdr))
+    for v in res:
+        tgt, ok = "-", None
+        if v == "default":
+            added = rss[v] - rss["native"]
+            tgt = "<=%.2fx, +<=%d MiB" % (HEAP_RATIO, HEAP_RSS_MIB)
+            ok = ratio[v] <= HEAP_RATIO and added <= HEAP_RSS_MIB
+        elif v == "every" and "heaptrack" in res:
+            tgt = "faster than heaptrack"
+            ok = ns[v] < ns["heaptrack"]
+        misses += ok is False
+        print("%-27s %10s %7.3fx %6.1f MiB %+7.1f MiB  %-22s %s" % (
+            HEAP_NAMES[v], fmt_ns(ns[v]), ratio[v], rss[v], rss[v] - rss["native"], tgt,
+            {True: "PASS", False: "MISS", None: "(reference)"}[ok]))
+    if "heaptrack" in res:
+        print("every allocation vs heaptrack: %.2fx the speed (per op %s vs %s)" % (
+            ns["heaptrack"] / ns["every"], fmt_ns(ns["every"]), fmt_ns(ns["heaptrack"])))
+    print("peak RSS: ru_maxrss from wait4 (heaptrack: its largest process); the shim's")
+    print("includes its exit-time export (symbolization with libdw).")
+    return misses
+
+
 def fmt_ns(ns):
     if abs(ns) >= 1e6:
         return "%.3f ms" % (ns / 1e6)
@@ -92,8 +184,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--spawns", type=int, default=150, help="process starts a round")
-    ap.add_argument("--only", default="", help="comma-separated workload letters (a,b,...)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated workload letters (a,b,...; h: heap profiling)")
     ap.add_argument("--no-heaptrack", action="store_true")
+    ap.add_argument("--heap-rounds", type=int, default=5,
+                    help="rounds of the heap profiling comparison (0: skip it)")
     args = ap.parse_args()
     for f in (LIB, FWD):
         if not os.path.exists(f):
@@ -117,15 +212,9 @@ def main():
             sys.stdout.write("  round %d/%d done\n" % (r + 1, args.rounds))
             sys.stdout.flush()
         heap = None
-        ht = shutil.which("heaptrack")
-        if ht and not args.no_heaptrack and any(w[0][0] == "c" for w in chosen):
-            argv = next(w[1] for w in chosen if w[0][0] == "c")
-            hs, ns = [], []
-            for _ in range(3):
-                ns.append(run_one(argv, "native", tmp, args.spawns, outs["shm"]))
-                hs.append(run_one(argv, "native", tmp, args.spawns, outs["shm"],
-                                  wrapper=[ht, "-o", os.path.join(tmp, "ht")]))
-            heap = (statistics.median(hs), statistics.median(h / n for h, n in zip(hs, ns)))
+        if args.heap_rounds > 0 and (not args.only or "h" in args.only.split(",")):
+            heap = heap_section(args.heap_rounds, tmp, outs["shm"],
+                                bool(shutil.which("heaptrack")) and not args.no_heaptrack)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)
@@ -157,13 +246,14 @@ def main():
             {True: "PASS", False: "MISS", None: "(reference)"}[ok]))
         print("%-22s %11s %11s %11s %6.3fx %10s   (forward-only floor: ratio, added)" % (
             "", "", "", "", fratio, fmt_ns(fadded)))
-    if heap:
-        print("%-22s %11s %11s %11s %6.3fx %10s %9s  %s" % (
-            "c under heaptrack", "", fmt_ns(heap[0]), "", heap[1], "", "", "(reference)"))
     print()
     print("per op: native/shim/fwd-only are medians of ns per op; ratio and added are")
-    print("medians of the per-round shim/native ratio and difference. %d MISS." % misses)
-    print("Timings on a shared machine: rerun before reading much into a few percent.")
+    print("medians of the per-round shim/native ratio and difference.")
+    if heap:
+        misses += heap_report(heap)
+    print()
+    print("%d MISS in all. Timings on a shared machine: rerun before reading much into a "
+          "few percent." % misses)
 
 
 if __name__ == "__main__":

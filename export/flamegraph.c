@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* flamegraph.svg: a self-contained flame graph written by us (no tool at run
- * time), in Brendan Gregg's layout: root at the bottom, width = samples,
+/* flamegraph.svg and heap-flamegraph.svg: a self-contained flame graph written
+ * by us (no tool at run time), in Brendan Gregg's layout: root at the bottom,
+ * width = samples (CPU) or estimated bytes allocated (heap),
  * siblings in name order, coloured by module (a stable hash into a warm
  * palette), a <title> tooltip "name (N samples, P%)" on every frame, click to
  * zoom, Ctrl-F / "Search" to highlight a regex with the matched percent.
@@ -22,6 +23,17 @@
 #define YPAD_BOTTOM (FONT * 2 + 10)
 #define MIN_PX 0.1
 #define ROOT UINT32_MAX
+
+/* The stacks one graph draws and the tables they index: the CPU part's or
+ * the heap part's; unit names the width in tooltips ("samples", "bytes"). */
+struct src {
+	const struct shim_model_func *funcs;
+	size_t nfuncs;
+	const struct shim_model_loc *locs;
+	const struct shim_model_stack *stacks;
+	size_t nstacks;
+	const char *unit;
+};
 
 struct node {
 	uint32_t func;	 /* ROOT for "all" */
@@ -93,7 +105,7 @@ static long child(struct tree *t, uint32_t parent, uint32_t func)
 	return (long)t->len++;
 }
 
-static int build(struct tree *t, const struct shim_model *m)
+static int build(struct tree *t, const struct src *m)
 {
 	t->cap = 1024;
 	t->n = calloc(t->cap, sizeof(*t->n));
@@ -119,10 +131,10 @@ static int build(struct tree *t, const struct shim_model *m)
 	return 0;
 }
 
-static const struct shim_model *sort_m;
+static const struct src *sort_m;
 static const struct tree *sort_t;
 
-static const char *name_of(const struct shim_model *m, uint32_t f)
+static const char *name_of(const struct src *m, uint32_t f)
 {
 	if (f == ROOT)
 		return "all";
@@ -139,7 +151,7 @@ static int cmp_child(const void *a, const void *b)
 
 /* Sibling lists in name order and each frame's x, parents before children
  * (nodes are created after their parent, so index order is enough). */
-static int layout(struct tree *t, const struct shim_model *m)
+static int layout(struct tree *t, const struct src *m)
 {
 	uint32_t *kids = calloc(t->len + 1, sizeof(*kids));
 	size_t *nkids = calloc(t->len + 1, sizeof(*nkids));
@@ -186,7 +198,7 @@ static uint32_t fnv(const char *s)
 
 /* Warm colours: the module picks the hue band, the name a small shade, so
  * one library reads as one colour family. */
-static void colour(const struct shim_model *m, uint32_t f, int rgb[3])
+static void colour(const struct src *m, uint32_t f, int rgb[3])
 {
 	const char *mod = f < m->nfuncs ? m->funcs[f].module : NULL;
 	uint32_t h = fnv(mod ? mod : "?"), v = fnv(name_of(m, f));
@@ -248,7 +260,7 @@ static void looks_free(struct look *l, size_t n)
 }
 
 /* Looks of the functions, then "all" at [nfuncs] and "?" at [nfuncs + 1]. */
-static struct look *looks_make(const struct shim_model *m)
+static struct look *looks_make(const struct src *m)
 {
 	size_t n = m->nfuncs + 2;
 	struct look *l = calloc(n, sizeof(*l));
@@ -314,7 +326,7 @@ static char *put_u(char *p, unsigned long long v)
 	return p;
 }
 
-static void frame(struct shim_sink *o, const struct shim_model *m, const struct look *looks,
+static void frame(struct shim_sink *o, const struct src *m, const struct look *looks,
 		  const struct node *nd, double scale, uint64_t total, int height)
 {
 	const struct look *lk = &looks[nd->func == ROOT ? m->nfuncs
@@ -330,7 +342,9 @@ static void frame(struct shim_sink *o, const struct shim_model *m, const struct 
 	shim_sink_puts(o, lk->xml);
 	p = put(p, " (");
 	p = put_u(p, nd->count);
-	p = put(p, " samples, ");
+	*p++ = ' ';
+	p = put(p, m->unit);
+	p = put(p, ", ");
 	p = fix2(p, total ? 100.0 * (double)nd->count / (double)total : 100.0);
 	p = put(p, "%)</title><rect x=\"");
 	p = fix2(p, x);
@@ -478,7 +492,9 @@ static const char js[] =
 	"  matchedtxt.firstChild.nodeValue = 'Matched: ' + (100 * total / (W - 2 * XPAD)).toFixed(1) + '%';\n"
 	"}\n";
 
-int shim_export_flamegraph(const struct shim_model *m, struct shim_sink *o)
+/* The graph of src; title and subtitle are plain text (escaped here). */
+static int render(const struct src *m, const char *title, const char *subtitle,
+		  struct shim_sink *o)
 {
 	struct tree t = {0};
 	struct look *looks = NULL;
@@ -486,7 +502,6 @@ int shim_export_flamegraph(const struct shim_model *m, struct shim_sink *o)
 	uint64_t total;
 	double scale;
 	int height, rc = -1;
-	char title[320];
 
 	if (build(&t, m) != 0 || layout(&t, m) != 0)
 		goto out;
@@ -523,27 +538,16 @@ int shim_export_flamegraph(const struct shim_model *m, struct shim_sink *o)
 			  "<stop stop-color=\"#eeeeb0\" offset=\"95%\"/></linearGradient></defs>\n");
 	shim_sink_printf(o, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"url(#bg)\"/>\n",
 			 WIDTH, height);
-	snprintf(title, sizeof(title), "CPU flame graph: %s (pid %d)", m->exe, m->pid);
-	{
-		char *c = shim_view_clean(title, 0);
+	for (int k = 0; k < 2; k++) {
+		char *c = shim_view_clean(k ? subtitle : title, 0);
 		if (!c)
 			goto out;
-		shim_sink_printf(o, "<text id=\"title\" x=\"%d\" y=\"22\">", WIDTH / 2);
+		shim_sink_printf(o, "<text id=\"%s\" x=\"%d\" y=\"%d\">", k ? "subtitle" : "title",
+				 WIDTH / 2, k ? 40 : 22);
 		shim_view_xml(o, c);
 		shim_sink_puts(o, "</text>\n");
 		free(c);
 	}
-	shim_sink_printf(o, "<text id=\"subtitle\" x=\"%d\" y=\"40\">", WIDTH / 2);
-	if (total)
-		shim_sink_printf(o, "%llu samples (%s time), effective period %.3f ms (%.0f Hz)"
-				    ", %llu dropped; colour = module",
-				 (unsigned long long)total, m->clock_wall ? "wall" : "CPU",
-				 m->period_ns / 1e6, m->period_ns > 0 ? 1e9 / m->period_ns : 0.0,
-				 (unsigned long long)m->samples_dropped);
-	else
-		shim_sink_puts(o, m->hz ? "no CPU samples were taken"
-					: "no CPU samples: sampling is off (SHIMMER_HZ=0)");
-	shim_sink_puts(o, "</text>\n");
 	shim_sink_printf(o, "<text id=\"unzoom\" class=\"hide\" x=\"%d\" y=\"22\" "
 			    "onclick=\"unzoom()\">Reset Zoom</text>\n", XPAD);
 	shim_sink_printf(o, "<text id=\"search\" x=\"%d\" y=\"22\" onclick=\"search_prompt()\">"
@@ -569,4 +573,42 @@ out:
 	free(t.n);
 	free(t.slot);
 	return rc;
+}
+
+int shim_export_flamegraph(const struct shim_model *m, struct shim_sink *o)
+{
+	struct src s = {m->funcs, m->nfuncs, m->locs, m->stacks, m->nstacks, "samples"};
+	char title[320], sub[320];
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < m->nstacks; i++)
+		if (m->stacks[i].depth)
+			total += m->stacks[i].count;
+	snprintf(title, sizeof(title), "CPU flame graph: %s (pid %d)", m->exe, m->pid);
+	if (total)
+		snprintf(sub, sizeof(sub), "%llu samples (%s time), effective period %.3f ms "
+					   "(%.0f Hz), %llu dropped; colour = module",
+			 (unsigned long long)total, m->clock_wall ? "wall" : "CPU",
+			 m->period_ns / 1e6, m->period_ns > 0 ? 1e9 / m->period_ns : 0.0,
+			 (unsigned long long)m->samples_dropped);
+	else
+		snprintf(sub, sizeof(sub), "%s", m->hz ? "no CPU samples were taken"
+						       : "no CPU samples: sampling is off (SHIMMER_HZ=0)");
+	return render(&s, title, sub, o);
+}
+
+int shim_export_flamegraph_heap(const struct shim_model *m, struct shim_sink *o)
+{
+	const struct shim_model_heap *h = &m->heap;
+	struct src s = {h->funcs, h->nfuncs, h->locs, h->stacks, h->nstacks, "bytes"};
+	char title[320], sub[320];
+
+	snprintf(title, sizeof(title), "Heap flame graph (bytes allocated): %s (pid %d)", m->exe,
+		 m->pid);
+	snprintf(sub, sizeof(sub), "%llu bytes in %llu allocations (estimated from %llu samples, "
+				   "one every %llu bytes on average), %llu dropped; colour = module",
+		 (unsigned long long)h->alloc_space, (unsigned long long)h->alloc_objects,
+		 (unsigned long long)h->samples, (unsigned long long)h->mean,
+		 (unsigned long long)h->dropped);
+	return render(&s, title, sub, o);
 }

@@ -1,14 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* cpu.folded: Brendan Gregg's collapsed stacks, "root;...;leaf count", one line
- * per distinct stack, integer sample counts, sorted, for flamegraph.pl,
- * inferno and speedscope. All threads are merged (no thread frame: the same
- * code on two threads is one tower). A ';' in a name becomes ':'. Reads only
- * the model. */
+/* cpu.folded and heap.folded: Brendan Gregg's collapsed stacks, "root;...;leaf
+ * count", one line per distinct stack, integer counts (CPU samples; estimated
+ * bytes allocated), sorted, for flamegraph.pl, inferno and speedscope. All
+ * threads are merged (no thread frame: the same code on two threads is one
+ * tower). A ';' in a name becomes ':'. Reads only the model. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "export.h"
 #include "view.h"
+
+/* The stacks one file draws and the tables they index: the CPU part's or
+ * the heap part's. */
+struct src {
+	const struct shim_model_func *funcs;
+	size_t nfuncs;
+	const struct shim_model_loc *locs;
+	const struct shim_model_stack *stacks;
+	size_t nstacks;
+};
 
 struct line {
 	char *text;
@@ -28,7 +38,7 @@ static void free_names(char **names, size_t n)
 }
 
 /* Cleaned names of every function (folded-safe), or NULL out of memory. */
-static char **func_names(const struct shim_model *m)
+static char **func_names(const struct src *m)
 {
 	char **names = calloc(m->nfuncs + 1, sizeof(*names));
 
@@ -45,8 +55,7 @@ static char **func_names(const struct shim_model *m)
 }
 
 /* One stack, root first. */
-static char *fold(const struct shim_model *m, char *const *names,
-		  const struct shim_model_stack *s)
+static char *fold(const struct src *m, char *const *names, const struct shim_model_stack *s)
 {
 	struct shim_sink b;
 
@@ -64,7 +73,7 @@ static char *fold(const struct shim_model *m, char *const *names,
 	return b.buf;
 }
 
-int shim_export_folded(const struct shim_model *m, struct shim_sink *o)
+static int render(const struct src *m, struct shim_sink *o)
 {
 	char **names = func_names(m);
 	struct line *lines = calloc(m->nstacks + 1, sizeof(*lines));
@@ -100,4 +109,19 @@ out:
 	if (names)
 		free_names(names, m->nfuncs);
 	return rc;
+}
+
+int shim_export_folded(const struct shim_model *m, struct shim_sink *o)
+{
+	struct src s = {m->funcs, m->nfuncs, m->locs, m->stacks, m->nstacks};
+
+	return render(&s, o);
+}
+
+int shim_export_folded_heap(const struct shim_model *m, struct shim_sink *o)
+{
+	const struct shim_model_heap *h = &m->heap;
+	struct src s = {h->funcs, h->nfuncs, h->locs, h->stacks, h->nstacks};
+
+	return render(&s, o);
 }

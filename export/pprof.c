@@ -1,10 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* cpu.pb.gz: the pprof profile.proto (google/pprof proto/profile.proto),
- * encoded by hand and gzipped with zlib. Sample types samples/count and
- * cpu/nanoseconds (wall/nanoseconds under SHIMMER_CLOCK=wall), one Sample per
- * stack (location ids leaf first) with a "thread id" label, every id non-zero
- * and referenced ids present, string_table[0] = "". Reads only the model. */
+/* cpu.pb.gz and heap.pb.gz: the pprof profile.proto (google/pprof
+ * proto/profile.proto), encoded by hand and gzipped with zlib. CPU: sample
+ * types samples/count and cpu/nanoseconds (wall/nanoseconds under
+ * SHIMMER_CLOCK=wall), one Sample per stack with a "thread id" label. Heap:
+ * alloc_objects/count, alloc_space/bytes, inuse_objects/count,
+ * inuse_space/bytes (default inuse_space), period space/bytes. Location ids
+ * leaf first, every id non-zero and referenced ids present, string_table[0] =
+ * "". Reads only the model. */
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -143,6 +148,18 @@ static void strtab_free(struct strtab *t)
 
 /* ---- the Profile message ---- */
 
+/* The mappings, locations and functions one profile refers to: the CPU
+ * part's or the heap part's. */
+struct tables {
+	const char *exe;
+	const struct shim_model_mapping *mappings;
+	size_t nmappings;
+	const struct shim_model_loc *locs;
+	size_t nlocs;
+	const struct shim_model_func *funcs;
+	size_t nfuncs;
+};
+
 static void value_type(struct shim_sink *o, struct shim_sink *sub, unsigned field,
 		       struct strtab *t, const char *type, const char *unit)
 {
@@ -165,7 +182,7 @@ static const char *base(const char *p)
 	return s ? s + 1 : (p ? p : "");
 }
 
-static void mappings(const struct shim_model *m, struct shim_sink *o, struct shim_sink *sub,
+static void mappings(const struct tables *m, struct shim_sink *o, struct shim_sink *sub,
 		     struct strtab *t)
 {
 	size_t first = 0;
@@ -202,7 +219,7 @@ static void mappings(const struct shim_model *m, struct shim_sink *o, struct shi
 	}
 }
 
-static void locations(const struct shim_model *m, struct shim_sink *o, struct shim_sink *sub,
+static void locations(const struct tables *m, struct shim_sink *o, struct shim_sink *sub,
 		      struct shim_sink *line)
 {
 	for (size_t i = 0; i < m->nlocs; i++) {
@@ -220,7 +237,7 @@ static void locations(const struct shim_model *m, struct shim_sink *o, struct sh
 	}
 }
 
-static void functions(const struct shim_model *m, struct shim_sink *o, struct shim_sink *sub,
+static void functions(const struct tables *m, struct shim_sink *o, struct shim_sink *sub,
 		      struct strtab *t)
 {
 	for (size_t i = 0; i < m->nfuncs; i++) {
@@ -293,61 +310,141 @@ static int gzip(const struct shim_sink *in, struct shim_sink *out)
 	return rc == Z_STREAM_END && !out->failed ? 0 : -1;
 }
 
-int shim_export_pprof(const struct shim_model *m, struct shim_sink *out)
-{
+/* One profile being encoded: the body, scratch messages and the strings. */
+struct enc {
 	struct shim_sink body, sub, tmp, line;
 	struct strtab t;
-	const char *kind = m->clock_wall ? "wall" : "cpu";
-	double period = m->period_ns > 0 ? m->period_ns : (m->hz > 0 ? 1e9 / m->hz : 0);
+};
+
+static int enc_init(struct enc *e)
+{
+	shim_sink_init(&e->body);
+	shim_sink_init(&e->sub);
+	shim_sink_init(&e->tmp);
+	shim_sink_init(&e->line);
+	return strtab_init(&e->t);
+}
+
+/* A comment (field 13) from a format; nothing when it cannot be rendered. */
+static void comment(struct enc *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void comment(struct enc *e, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		pb_uint(&e->body, 13, (uint64_t)str(&e->t, buf));
+}
+
+/* The string table (last: every string is known by now), then gzip into out. */
+static int enc_finish(struct enc *e, struct shim_sink *out)
+{
 	int rc = -1;
 
-	shim_sink_init(&body);
-	shim_sink_init(&sub);
-	shim_sink_init(&tmp);
-	shim_sink_init(&line);
-	if (strtab_init(&t) != 0)
-		goto out;
-
-	value_type(&body, &sub, 1, &t, "samples", "count");
-	value_type(&body, &sub, 1, &t, kind, "nanoseconds");
-	samples(m, &body, &sub, &tmp, &t, period);
-	mappings(m, &body, &sub, &t);
-	locations(m, &body, &sub, &line);
-	functions(m, &body, &sub, &t);
-	pb_uint(&body, 9, m->start_unix_ns);
-	pb_uint(&body, 10, (uint64_t)llround(m->wall_seconds * 1e9));
-	value_type(&body, &sub, 11, &t, kind, "nanoseconds");
-	pb_uint(&body, 12, (uint64_t)llround(period));
-	shim_sink_printf(&tmp, "shimmer@0.1: %s (pid %d), %llu samples, %d Hz requested, "
-			       "effective period %.0f ns",
-			 m->exe, m->pid, (unsigned long long)m->samples, m->hz, period);
-	if (!tmp.failed)
-		pb_uint(&body, 13, (uint64_t)str(&t, tmp.buf));
-	tmp.len = 0;
-	if (m->samples_dropped) {
-		shim_sink_printf(&tmp, "dropped samples: %llu",
-				 (unsigned long long)m->samples_dropped);
-		if (!tmp.failed)
-			pb_uint(&body, 13, (uint64_t)str(&t, tmp.buf));
-		tmp.len = 0;
-	}
-	pb_uint(&body, 14, (uint64_t)str(&t, kind));
-	/* the string table last: every string is known by now */
-	for (size_t i = 0; i < t.n; i++) {
-		char *c = shim_view_clean(t.s[i], 0);
+	for (size_t i = 0; i < e->t.n; i++) {
+		char *c = shim_view_clean(e->t.s[i], 0);
 		if (!c)
 			goto out;
-		pb_bytes(&body, 6, c, strlen(c));
+		pb_bytes(&e->body, 6, c, strlen(c));
 		free(c);
 	}
-	if (body.failed || sub.failed || tmp.failed || line.failed || t.failed)
+	if (e->body.failed || e->sub.failed || e->tmp.failed || e->line.failed || e->t.failed)
 		goto out;
-	rc = gzip(&body, out);
+	rc = gzip(&e->body, out);
 out:
-	strtab_free(&t);
-	shim_sink_free(&body);
-	shim_sink_free(&sub);
-	shim_sink_free(&tmp);
-	shim_sink_free(&line);
+	strtab_free(&e->t);
+	shim_sink_free(&e->body);
+	shim_sink_free(&e->sub);
+	shim_sink_free(&e->tmp);
+	shim_sink_free(&e->line);
 	return rc;
+}
+
+/* Mappings, locations and functions of tb, in that order. */
+static void enc_tables(struct enc *e, const struct tables *tb)
+{
+	mappings(tb, &e->body, &e->sub, &e->t);
+	locations(tb, &e->body, &e->sub, &e->line);
+	functions(tb, &e->body, &e->sub, &e->t);
+}
+
+int shim_export_pprof(const struct shim_model *m, struct shim_sink *out)
+{
+	struct enc e;
+	const char *kind = m->clock_wall ? "wall" : "cpu";
+	double period = m->period_ns > 0 ? m->period_ns : (m->hz > 0 ? 1e9 / m->hz : 0);
+	struct tables tb = {m->exe, m->mappings, m->nmappings, m->locs, m->nlocs, m->funcs,
+			    m->nfuncs};
+
+	if (enc_init(&e) != 0)
+		e.t.failed = 1; /* enc_finish frees what there is and fails */
+	value_type(&e.body, &e.sub, 1, &e.t, "samples", "count");
+	value_type(&e.body, &e.sub, 1, &e.t, kind, "nanoseconds");
+	samples(m, &e.body, &e.sub, &e.tmp, &e.t, period);
+	enc_tables(&e, &tb);
+	pb_uint(&e.body, 9, m->start_unix_ns);
+	pb_uint(&e.body, 10, (uint64_t)llround(m->wall_seconds * 1e9));
+	value_type(&e.body, &e.sub, 11, &e.t, kind, "nanoseconds");
+	pb_uint(&e.body, 12, (uint64_t)llround(period));
+	comment(&e, "shimmer@0.1: %s (pid %d), %llu samples, %d Hz requested, "
+		    "effective period %.0f ns",
+		m->exe, m->pid, (unsigned long long)m->samples, m->hz, period);
+	if (m->samples_dropped)
+		comment(&e, "dropped samples: %llu", (unsigned long long)m->samples_dropped);
+	pb_uint(&e.body, 14, (uint64_t)str(&e.t, kind));
+	return enc_finish(&e, out);
+}
+
+/* One Sample per allocation stack: the four values, no labels (the heap
+ * tables are process-wide). */
+static void heap_samples(const struct shim_model_heap *h, struct shim_sink *o,
+			 struct shim_sink *sub, struct shim_sink *tmp)
+{
+	for (size_t i = 0; i < h->nstacks; i++) {
+		const struct shim_model_stack *s = &h->stacks[i];
+		const struct shim_model_heap_value *v = &h->values[i];
+		if (!s->depth || !v->samples)
+			continue;
+		for (uint32_t d = 0; d < s->depth; d++)
+			pb_varint(tmp, (uint64_t)s->locs[d] + 1);
+		pb_msg(sub, 1, tmp);
+		pb_varint(tmp, v->alloc_objects);
+		pb_varint(tmp, v->alloc_space);
+		pb_varint(tmp, v->inuse_objects);
+		pb_varint(tmp, v->inuse_space);
+		pb_msg(sub, 2, tmp);
+		pb_msg(o, 2, sub);
+	}
+}
+
+int shim_export_pprof_heap(const struct shim_model *m, struct shim_sink *out)
+{
+	const struct shim_model_heap *h = &m->heap;
+	struct enc e;
+	struct tables tb = {m->exe, h->mappings, h->nmappings, h->locs, h->nlocs, h->funcs,
+			    h->nfuncs};
+
+	if (enc_init(&e) != 0)
+		e.t.failed = 1; /* enc_finish frees what there is and fails */
+	value_type(&e.body, &e.sub, 1, &e.t, "alloc_objects", "count");
+	value_type(&e.body, &e.sub, 1, &e.t, "alloc_space", "bytes");
+	value_type(&e.body, &e.sub, 1, &e.t, "inuse_objects", "count");
+	value_type(&e.body, &e.sub, 1, &e.t, "inuse_space", "bytes");
+	heap_samples(h, &e.body, &e.sub, &e.tmp);
+	enc_tables(&e, &tb);
+	pb_uint(&e.body, 9, m->start_unix_ns);
+	pb_uint(&e.body, 10, (uint64_t)llround(m->wall_seconds * 1e9));
+	value_type(&e.body, &e.sub, 11, &e.t, "space", "bytes");
+	pb_uint(&e.body, 12, h->mean);
+	comment(&e, "shimmer@0.1: %s (pid %d), %llu heap samples, one every %llu bytes on "
+		    "average, scaled to estimates; inuse = live at the export",
+		m->exe, m->pid, (unsigned long long)h->samples, (unsigned long long)h->mean);
+	if (h->dropped)
+		comment(&e, "dropped heap samples: %llu", (unsigned long long)h->dropped);
+	pb_uint(&e.body, 14, (uint64_t)str(&e.t, "inuse_space"));
+	return enc_finish(&e, out);
 }

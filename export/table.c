@@ -11,6 +11,7 @@
 #include "../shim/fdtab.h"
 #include "../shim/config.h"
 #include "../shim/fn.h"
+#include "../shim/errname.h"
 #include "export.h"
 #include "view.h"
 
@@ -167,31 +168,6 @@ static int io_section(struct shim_sink *o, const struct shim_model *m)
 	return 0;
 }
 
-/* Negative errors are EAI_* codes recorded by the DNS hooks (hooks/dns.c). */
-static const char *eai_name(int err)
-{
-	switch (err) {
-	case EAI_BADFLAGS: return "EAI_BADFLAGS";
-	case EAI_NONAME: return "EAI_NONAME";
-	case EAI_AGAIN: return "EAI_AGAIN";
-	case EAI_FAIL: return "EAI_FAIL";
-	case EAI_NODATA: return "EAI_NODATA";
-	case EAI_FAMILY: return "EAI_FAMILY";
-	case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-	case EAI_SERVICE: return "EAI_SERVICE";
-	case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-	case EAI_MEMORY: return "EAI_MEMORY";
-	case EAI_SYSTEM: return "EAI_SYSTEM";
-	case EAI_OVERFLOW: return "EAI_OVERFLOW";
-	case EAI_INPROGRESS: return "EAI_INPROGRESS";
-	case EAI_CANCELED: return "EAI_CANCELED";
-	case EAI_NOTCANCELED: return "EAI_NOTCANCELED";
-	case EAI_ALLDONE: return "EAI_ALLDONE";
-	case EAI_INTR: return "EAI_INTR";
-	case EAI_IDN_ENCODE: return "EAI_IDN_ENCODE";
-	default: return NULL;
-	}
-}
 
 static void errors_section(struct shim_sink *o, const struct shim_model *m)
 {
@@ -202,13 +178,8 @@ static void errors_section(struct shim_sink *o, const struct shim_model *m)
 	shim_sink_puts(o, "   Errors (exact)\n\n");
 	shim_sink_puts(o, "      count  errno            function\n");
 	for (size_t i = 0; i < m->nerrs; i++) {
-		int err = m->errs[i].err;
-		const char *en = err < 0 ? eai_name(err) : strerrorname_np(err);
-		if (en)
-			snprintf(e, sizeof(e), "%s", en);
-		else
-			snprintf(e, sizeof(e), "%d", m->errs[i].err);
-		shim_sink_printf(o, "   %8llu  %-16s %s\n", (unsigned long long)m->errs[i].count, e,
+		shim_sink_printf(o, "   %8llu  %-16s %s\n", (unsigned long long)m->errs[i].count,
+				 shim_err_name(m->errs[i].err, e, sizeof(e)),
 				 shim_fninfo[m->errs[i].fn].name);
 	}
 	shim_sink_puts(o, "\n");
@@ -239,6 +210,76 @@ static void resource_section(struct shim_sink *o, const struct shim_model *m, co
 		shown++;
 	}
 	shim_sink_puts(o, "\n");
+}
+
+#define TOP_INUSE 10 /* stacks listed in the leak report */
+#define INUSE_FRAMES 8 /* frames shown per stack */
+
+static const struct shim_model_heap *sort_heap;
+
+static int cmp_inuse(const void *a, const void *b)
+{
+	const struct shim_model_heap_value *x = &sort_heap->values[*(const size_t *)a];
+	const struct shim_model_heap_value *y = &sort_heap->values[*(const size_t *)b];
+
+	if (x->inuse_space != y->inuse_space)
+		return x->inuse_space < y->inuse_space ? 1 : -1;
+	if (x->inuse_objects != y->inuse_objects)
+		return x->inuse_objects < y->inuse_objects ? 1 : -1;
+	return (*(const size_t *)a > *(const size_t *)b) - (*(const size_t *)a < *(const size_t *)b);
+}
+
+void shim_export_table_heap(const struct shim_model *m, struct shim_sink *o)
+{
+	const struct shim_model_heap *h = &m->heap;
+	size_t *idx, n = 0;
+
+	if (!h->samples)
+		return;
+	shim_sink_printf(o, "   Heap: %llu bytes in %llu allocations, estimated from %llu samples "
+			    "(one every %llu bytes on average), %llu dropped\n\n",
+			 (unsigned long long)h->alloc_space, (unsigned long long)h->alloc_objects,
+			 (unsigned long long)h->samples, (unsigned long long)h->mean,
+			 (unsigned long long)h->dropped);
+	shim_sink_printf(o, "   In use at exit (top %d stacks by live bytes, estimated): %llu bytes "
+			    "in %llu allocations\n\n",
+			 TOP_INUSE, (unsigned long long)h->inuse_space,
+			 (unsigned long long)h->inuse_objects);
+	idx = calloc(h->nstacks + 1, sizeof(*idx));
+	if (!idx) {
+		o->failed = 1;
+		return;
+	}
+	for (size_t i = 0; i < h->nstacks; i++)
+		if (h->values[i].inuse_space || h->values[i].inuse_objects)
+			idx[n++] = i;
+	sort_heap = h;
+	qsort(idx, n, sizeof(*idx), cmp_inuse);
+	shim_sink_puts(o, "          bytes    objects  allocated at (innermost first)\n");
+	for (size_t k = 0; k < n && k < TOP_INUSE; k++) {
+		const struct shim_model_stack *s = &h->stacks[idx[k]];
+		const struct shim_model_heap_value *v = &h->values[idx[k]];
+		shim_sink_printf(o, "   %12llu %10llu  ", (unsigned long long)v->inuse_space,
+				 (unsigned long long)v->inuse_objects);
+		for (uint32_t d = 0; d < s->depth && d < INUSE_FRAMES; d++) {
+			const struct shim_model_loc *l = &h->locs[s->locs[d]];
+			const struct shim_model_func *f = &h->funcs[l->func];
+			char *c = shim_view_clean(f->name, 0);
+			if (!c) {
+				o->failed = 1;
+				break;
+			}
+			shim_sink_printf(o, "%s%s", d ? " <- " : "", c);
+			if (l->line > 0)
+				shim_sink_printf(o, " (%s:%d)", f->file ? f->file : "?", l->line);
+			free(c);
+		}
+		if (s->depth > INUSE_FRAMES)
+			shim_sink_puts(o, " <- ...");
+		shim_sink_puts(o, "\n");
+	}
+	shim_sink_puts(o, "\n");
+	free(idx);
 }
 
 static void samples_line(struct shim_sink *o, const struct shim_model *m)
@@ -312,6 +353,7 @@ int shim_export_table_sorted(const struct shim_model *m, struct shim_sink *o, in
 	resource_section(o, m, "Peers", SHIM_KIND_SOCKET, SHIM_KIND_SOCKET);
 	resource_section(o, m, "Pipes and other fds", SHIM_KIND_PIPE, SHIM_KIND_OTHER);
 	resource_section(o, m, "DNS names", SHIM_KIND_DNS, SHIM_KIND_DNS);
+	shim_export_table_heap(m, o);
 	if (m->dropped.sites || m->dropped.errs || m->dropped.res || m->dropped.threads)
 		shim_sink_printf(o, "   Dropped: %llu calls without caller, %llu errors without "
 				    "errno, %llu resources past the table, %llu calls of "

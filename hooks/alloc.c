@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* Allocation family: counted per function (calls, failures, and bytes asked
  * for by the calls that succeeded; munmap: bytes given back), never timed one
- * by one: a malloc+free pair must stay within a few ns. While a thread
- * resolves (dlsym's own calloc) memory comes from the boot arena, which
- * free/realloc recognise. Never calls the malloc family except real_*. */
+ * by one: a malloc+free pair must stay within a few ns. Heap blocks also feed
+ * the byte-sampling heap profiler (shim/heap.h: one thread-local subtraction
+ * unless sampled). While a thread resolves (dlsym's own calloc) memory comes
+ * from the boot arena, which free/realloc recognise. Never calls the malloc
+ * family except real_*. */
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../shim/heap.h"
+#include "../shim/unwind.h"
 #include "hook.h"
 
 SHIM_REAL_DECL(malloc);
@@ -92,6 +96,7 @@ SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 		return no_memory();
 	p = real_malloc(n);
 	shim_rec_alloc(SHIM_FN_malloc, p ? n : 0, p == NULL);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
@@ -108,12 +113,17 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 		return no_memory();
 	p = real_calloc(n, size);
 	shim_rec_alloc(SHIM_FN_calloc, p ? total : 0, p == NULL);
+	shim_heap_alloc(p, total);
 	return p;
 }
 
+/* realloc is a free of old and an allocation of n for the heap profile. A
+ * sampled old block is forgotten before the real call (afterwards another
+ * thread may already hold its address) and put back if the call fails. */
 SHIM_EXPORT void *realloc(void *old, size_t n)
 {
 	void *p;
+	uint64_t was;
 
 	if (unlikely(boot_owns(old)))
 		return boot_move(old, n);
@@ -121,15 +131,20 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 		return boot_alloc(n);
 	if (!SHIM_RESOLVE(realloc))
 		return no_memory();
+	was = shim_heap_free(old);
 	p = real_realloc(old, n);
 	/* realloc(p, 0) frees and may return NULL: not a failure */
 	shim_rec_alloc(SHIM_FN_realloc, p ? n : 0, p == NULL && (n != 0 || old == NULL));
+	if (__builtin_expect(was != 0, 0) && !p && n != 0)
+		shim_heap_restore(old, was);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
 SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 {
 	void *p;
+	uint64_t was = 0;
 	size_t total;
 	int ovf = __builtin_mul_overflow(n, size, &total);
 
@@ -146,10 +161,15 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 		p = NULL;
 		errno = ENOMEM;
 	} else {
+		was = shim_heap_free(old);
 		p = real_realloc(old, total);
 	}
 	shim_rec_alloc(SHIM_FN_reallocarray, p ? total : 0,
 		       p == NULL && (ovf || total != 0 || old == NULL));
+	if (__builtin_expect(was != 0, 0) && !p && total != 0)
+		shim_heap_restore(old, was);
+	if (!ovf)
+		shim_heap_alloc(p, total);
 	return p;
 }
 
@@ -159,8 +179,10 @@ SHIM_EXPORT __attribute__((hot)) void free(void *p)
 		return;
 	if (!SHIM_RESOLVE(free))
 		return;
-	/* counted first so the real free is a tail call */
+	/* counted first so the real free is a tail call; a sampled block is
+	 * forgotten before its address can be handed out again */
 	shim_rec_alloc(SHIM_FN_free, 0, 0);
+	shim_heap_free(p);
 	real_free(p);
 }
 
@@ -183,6 +205,7 @@ SHIM_EXPORT int posix_memalign(void **out, size_t align, size_t n)
 		return ENOMEM;
 	r = real_posix_memalign(out, align, n);
 	shim_rec_alloc(SHIM_FN_posix_memalign, r ? 0 : n, r != 0);
+	shim_heap_alloc(r ? NULL : *out, n);
 	return r;
 }
 
@@ -196,6 +219,7 @@ SHIM_EXPORT void *aligned_alloc(size_t align, size_t n)
 		return no_memory();
 	p = real_aligned_alloc(align, n);
 	shim_rec_alloc(SHIM_FN_aligned_alloc, p ? n : 0, p == NULL);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
@@ -209,6 +233,7 @@ SHIM_EXPORT void *memalign(size_t align, size_t n)
 		return no_memory();
 	p = real_memalign(align, n);
 	shim_rec_alloc(SHIM_FN_memalign, p ? n : 0, p == NULL);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
@@ -222,6 +247,7 @@ SHIM_EXPORT void *valloc(size_t n)
 		return no_memory();
 	p = real_valloc(n);
 	shim_rec_alloc(SHIM_FN_valloc, p ? n : 0, p == NULL);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
@@ -235,6 +261,7 @@ SHIM_EXPORT void *pvalloc(size_t n)
 		return no_memory();
 	p = real_pvalloc(n);
 	shim_rec_alloc(SHIM_FN_pvalloc, p ? n : 0, p == NULL);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
@@ -254,6 +281,8 @@ SHIM_EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	if (!SHIM_RESOLVE(mmap))
 		return raw_mmap(addr, len, prot, flags, fd, off);
 	p = real_mmap(addr, len, prot, flags, fd, off);
+	if (unlikely(shim_unwind_owns((uintptr_t)SHIM_CALLER())))
+		return p; /* libunwind's caches (profiler, heap sampler): ours */
 	shim_rec_alloc(SHIM_FN_mmap, p == MAP_FAILED ? 0 : len, p == MAP_FAILED);
 	return p;
 }
@@ -265,6 +294,8 @@ SHIM_EXPORT void *mmap64(void *addr, size_t len, int prot, int flags, int fd, of
 	if (!SHIM_RESOLVE(mmap64))
 		return raw_mmap(addr, len, prot, flags, fd, (off_t)off);
 	p = real_mmap64(addr, len, prot, flags, fd, off);
+	if (unlikely(shim_unwind_owns((uintptr_t)SHIM_CALLER())))
+		return p;
 	shim_rec_alloc(SHIM_FN_mmap64, p == MAP_FAILED ? 0 : len, p == MAP_FAILED);
 	return p;
 }
@@ -277,6 +308,9 @@ SHIM_EXPORT int munmap(void *addr, size_t len)
 	if (!SHIM_RESOLVE(munmap))
 		return (int)syscall(SYS_munmap, addr, len);
 	r = real_munmap(addr, len);
+	/* libunwind frees its per-thread cache at thread exit, unguarded */
+	if (unlikely(shim_unwind_owns((uintptr_t)SHIM_CALLER())))
+		return r;
 	shim_rec_alloc(SHIM_FN_munmap, r ? 0 : len, r != 0);
 	return r;
 }

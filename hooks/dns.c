@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "../shim/span.h"
 #include "hook.h"
 
 SHIM_REAL_DECL(getaddrinfo);
@@ -87,6 +88,23 @@ static int r_err(int rc, struct hostent **result, int *herr, int e)
 	return herr_err(herr ? *herr : NETDB_INTERNAL, e);
 }
 
+/* Answers of a lookup, for its span: the addresses of a result list. */
+static int ai_count(const struct addrinfo *ai)
+{
+	int n = 0;
+	for (; ai && n < 1000; ai = ai->ai_next)
+		n++;
+	return n;
+}
+
+static int he_count(const struct hostent *h)
+{
+	int n = 0;
+	for (char **a = h ? h->h_addr_list : NULL; a && *a && n < 1000; a++)
+		n++;
+	return n;
+}
+
 /* getaddrinfo(3): against the node looked up; the error is its EAI code. */
 SHIM_EXPORT int getaddrinfo(const char *__restrict node, const char *__restrict service,
 			    const struct addrinfo *__restrict hints,
@@ -100,6 +118,8 @@ SHIM_EXPORT int getaddrinfo(const char *__restrict node, const char *__restrict 
 	hook_t0 = shim_clock_now();
 	r = real_getaddrinfo(node, service, hints, res);
 	e = errno;
+	shim_span_dns(SHIM_FN_getaddrinfo, hook_t0, id, r ? eai_err(r, e) : 0,
+		      r == 0 && res ? ai_count(*res) : 0, r == 0 && res ? *res : NULL);
 	HOOK_REC_RES(getaddrinfo, -1, r ? eai_err(r, e) : 0, id);
 	HOOK_RETURN(r, e);
 }
@@ -135,6 +155,8 @@ SHIM_EXPORT struct hostent *gethostbyname(const char *name)
 	hook_t0 = shim_clock_now();
 	r = real_gethostbyname(name);
 	e = errno;
+	shim_span_dns(SHIM_FN_gethostbyname, hook_t0, id, r ? 0 : herr_err(h_errno, e), he_count(r),
+		      NULL);
 	HOOK_REC_RES(gethostbyname, -1, r ? 0 : herr_err(h_errno, e), id);
 	HOOK_RETURN(r, e);
 }
@@ -151,6 +173,8 @@ SHIM_EXPORT struct hostent *gethostbyname2(const char *name, int af)
 	hook_t0 = shim_clock_now();
 	r = real_gethostbyname2(name, af);
 	e = errno;
+	shim_span_dns(SHIM_FN_gethostbyname2, hook_t0, id, r ? 0 : herr_err(h_errno, e), he_count(r),
+		      NULL);
 	HOOK_REC_RES(gethostbyname2, -1, r ? 0 : herr_err(h_errno, e), id);
 	HOOK_RETURN(r, e);
 }
@@ -168,6 +192,8 @@ SHIM_EXPORT int gethostbyname_r(const char *__restrict name, struct hostent *__r
 	hook_t0 = shim_clock_now();
 	r = real_gethostbyname_r(name, ret, buf, buflen, result, herr);
 	e = errno;
+	shim_span_dns(SHIM_FN_gethostbyname_r, hook_t0, id, r_err(r, result, herr, e),
+		      result && !r ? he_count(*result) : 0, NULL);
 	HOOK_REC_RES(gethostbyname_r, -1, r_err(r, result, herr, e), id);
 	HOOK_RETURN(r, e);
 }
@@ -186,6 +212,8 @@ SHIM_EXPORT int gethostbyname2_r(const char *__restrict name, int af,
 	hook_t0 = shim_clock_now();
 	r = real_gethostbyname2_r(name, af, ret, buf, buflen, result, herr);
 	e = errno;
+	shim_span_dns(SHIM_FN_gethostbyname2_r, hook_t0, id, r_err(r, result, herr, e),
+		      result && !r ? he_count(*result) : 0, NULL);
 	HOOK_REC_RES(gethostbyname2_r, -1, r_err(r, result, herr, e), id);
 	HOOK_RETURN(r, e);
 }
@@ -202,6 +230,8 @@ SHIM_EXPORT struct hostent *gethostbyaddr(const void *addr, socklen_t len, int t
 	hook_t0 = shim_clock_now();
 	r = real_gethostbyaddr(addr, len, type);
 	e = errno;
+	shim_span_dns(SHIM_FN_gethostbyaddr, hook_t0, id, r ? 0 : herr_err(h_errno, e), he_count(r),
+		      NULL);
 	HOOK_REC_RES(gethostbyaddr, -1, r ? 0 : herr_err(h_errno, e), id);
 	HOOK_RETURN(r, e);
 }
@@ -220,6 +250,8 @@ SHIM_EXPORT int gethostbyaddr_r(const void *__restrict addr, socklen_t len, int 
 	hook_t0 = shim_clock_now();
 	r = real_gethostbyaddr_r(addr, len, type, ret, buf, buflen, result, herr);
 	e = errno;
+	shim_span_dns(SHIM_FN_gethostbyaddr_r, hook_t0, id, r_err(r, result, herr, e),
+		      result && !r ? he_count(*result) : 0, NULL);
 	HOOK_REC_RES(gethostbyaddr_r, -1, r_err(r, result, herr, e), id);
 	HOOK_RETURN(r, e);
 }
@@ -244,6 +276,7 @@ SHIM_EXPORT int getnameinfo(const struct sockaddr *__restrict sa, socklen_t sale
 	hook_t0 = shim_clock_now();
 	r = real_getnameinfo(sa, salen, host, hostlen, serv, servlen, flags);
 	e = errno;
+	shim_span_dns(SHIM_FN_getnameinfo, hook_t0, id, r ? eai_err(r, e) : 0, r == 0, NULL);
 	HOOK_REC_RES(getnameinfo, -1, r ? eai_err(r, e) : 0, id);
 	HOOK_RETURN(r, e);
 }

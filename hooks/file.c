@@ -12,6 +12,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../shim/span.h"
 #include "hook.h"
 
 /* The fortified entry points are declared only under _FORTIFY_SOURCE. */
@@ -103,6 +104,7 @@ static void note_read(int in_fd, ssize_t n)
 		r = real_##name args;                                                              \
 		e = errno;                                                                         \
 		opened(r, path);                                                                   \
+		shim_span_open(r, path, hook_t0, r < 0 ? e : 0);                                   \
 		HOOK_REC(name, -1, r < 0 ? e : 0, r);                                              \
 		HOOK_RETURN(r, e);                                                                 \
 	}
@@ -124,6 +126,7 @@ static void note_read(int in_fd, ssize_t n)
 		r = real_##name args;                                                              \
 		e = errno;                                                                         \
 		opened(r, path);                                                                   \
+		shim_span_open(r, path, hook_t0, r < 0 ? e : 0);                                   \
 		HOOK_REC(name, -1, r < 0 ? e : 0, r);                                              \
 		HOOK_RETURN(r, e);                                                                 \
 	}
@@ -157,8 +160,10 @@ SHIM_EXPORT int close(int fd)
 	e = errno;
 	/* record against the resource before the fd is forgotten */
 	HOOK_REC(close, -1, r < 0 ? e : 0, fd);
-	if (r == 0 || e != EBADF)
+	if (r == 0 || e != EBADF) {
+		shim_span_close(fd);
 		shim_fd_clear(fd);
+	}
 	HOOK_RETURN(r, e);
 }
 
@@ -337,8 +342,10 @@ SHIM_EXPORT int dup2(int oldfd, int newfd)
 	HOOK_PRE(dup2, SHIM_FAMS_FD, -1, (oldfd, newfd));
 	r = real_dup2(oldfd, newfd);
 	e = errno;
-	if (r >= 0 && r != oldfd)
+	if (r >= 0 && r != oldfd) {
+		shim_span_close(r); /* newfd's old file or connection ends here */
 		shim_fd_dup(oldfd, r);
+	}
 	HOOK_REC(dup2, -1, r < 0 ? e : 0, oldfd);
 	HOOK_RETURN(r, e);
 }
@@ -350,8 +357,10 @@ SHIM_EXPORT int dup3(int oldfd, int newfd, int flags)
 	HOOK_PRE(dup3, SHIM_FAMS_FD, -1, (oldfd, newfd, flags));
 	r = real_dup3(oldfd, newfd, flags);
 	e = errno;
-	if (r >= 0 && r != oldfd)
+	if (r >= 0 && r != oldfd) {
+		shim_span_close(r); /* newfd's old file or connection ends here */
 		shim_fd_dup(oldfd, r);
+	}
 	HOOK_REC(dup3, -1, r < 0 ? e : 0, oldfd);
 	HOOK_RETURN(r, e);
 }

@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "../shim/span.h"
 #include "hook.h"
 
 /* Fortified twins: declared by glibc only under _FORTIFY_SOURCE. */
@@ -203,6 +204,8 @@ SHIM_EXPORT int connect(int fd, __CONST_SOCKADDR_ARG addr, socklen_t len)
 	e = errno;
 	if (res != NO_RES && (r == 0 || e == EINPROGRESS))
 		shim_fd_set(fd, SHIM_KIND_SOCKET, res);
+	shim_span_connect(fd, hook_t0, SA(addr), len, res != NO_RES ? res : shim_fd_res(fd, NULL),
+			  r < 0 ? e : 0);
 	REC(connect, -1, r < 0 ? e : 0, res, fd);
 	HOOK_RETURN(r, e);
 }
@@ -246,6 +249,7 @@ SHIM_EXPORT int accept(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len)
 	r = real_accept(fd, addr, len);
 	e = errno;
 	accepted(fd, r, SA(addr), cap, len && r >= 0 ? *len : 0);
+	shim_span_accept(fd, r, hook_t0);
 	HOOK_REC(accept, -1, r < 0 ? e : 0, fd);
 	HOOK_RETURN(r, e);
 }
@@ -260,6 +264,7 @@ SHIM_EXPORT int accept4(int fd, __SOCKADDR_ARG addr, socklen_t *__restrict len, 
 	r = real_accept4(fd, addr, len, flags);
 	e = errno;
 	accepted(fd, r, SA(addr), cap, len && r >= 0 ? *len : 0);
+	shim_span_accept(fd, r, hook_t0);
 	HOOK_REC(accept4, -1, r < 0 ? e : 0, fd);
 	HOOK_RETURN(r, e);
 }

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* SHIMMER_* settings: each one optional, validated, documented in README and
  * `shimmer --help`. Never aborts; a bad value turns instrumentation off. */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +73,8 @@ int shim_config_parse_int(const char *s, long lo, long hi, int *out)
 }
 
 static const char *const format_names[SHIM_FMT_COUNT] = {
-	"table", "pstats", "folded", "flamegraph", "speedscope", "pprof",
+	"table", "pstats", "folded", "flamegraph", "speedscope", "pprof", "otlp", "chrome", "ndjson",
+	"metrics",
 };
 
 const char *shim_format_name(unsigned fmt)
@@ -114,6 +117,69 @@ int shim_config_parse_formats(const char *s, unsigned *mask, const char **bad)
 			s++;
 	}
 	*mask = m;
+	return 0;
+}
+
+int shim_config_parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len,
+			   const char **why)
+{
+	const char *colon, *host = s, *port;
+	char h[64];
+	size_t hn;
+	int p;
+
+	*why = NULL;
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *end = strchr(s, ']');
+		if (!end || end[1] != ':') {
+			*why = "expected [IPv6]:port";
+			return -1;
+		}
+		host = s + 1;
+		hn = (size_t)(end - host);
+		port = end + 2;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || memchr(s, ':', (size_t)(colon - s))) {
+			*why = "expected host:port (an IPv6 address goes in brackets)";
+			return -1;
+		}
+		hn = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (shim_config_parse_int(port, 0, 65535, &p) != 0) {
+		*why = "expected a port from 0 (any free one) to 65535";
+		return -1;
+	}
+	if (hn >= sizeof(h)) {
+		*why = "host too long";
+		return -1;
+	}
+	memcpy(h, host, hn);
+	h[hn] = '\0';
+	if (s[0] == '[') {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)p);
+		if (inet_pton(AF_INET6, h, &a->sin6_addr) != 1) {
+			*why = "not an IPv6 address";
+			return -1;
+		}
+		*len = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)p);
+		/* loopback unless the address says otherwise; no name lookups */
+		if (!h[0] || strcmp(h, "localhost") == 0)
+			a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		else if (inet_pton(AF_INET, h, &a->sin_addr) != 1) {
+			*why = "expected an IPv4 address, [IPv6], localhost or nothing before ':'";
+			return -1;
+		}
+		*len = sizeof(*a);
+	}
 	return 0;
 }
 
@@ -193,9 +259,28 @@ int shim_config_load(void)
 	v = getenv("SHIMMER_STACK_DEPTH");
 	if (v && shim_config_parse_int(v, 1, SHIM_DEPTH_MAX, &shim_config.stack_depth) != 0)
 		return bad("SHIMMER_STACK_DEPTH", v, "expected frames a sample, 1 to 512");
+	shim_config.heap_sample = SHIM_HEAP_SAMPLE_DEFAULT;
+	v = getenv("SHIMMER_HEAP_SAMPLE");
+	if (v && *v &&
+	    shim_config_parse_int(v, 0, SHIM_HEAP_SAMPLE_MAX, &shim_config.heap_sample) != 0)
+		return bad("SHIMMER_HEAP_SAMPLE", v,
+			   "expected mean bytes between heap samples, 0 (off), 1 (every "
+			   "allocation) to 1073741824");
 	v = getenv("SHIMMER_FLUSH_SECS");
 	if (v && shim_config_parse_int(v, 0, 86400, &shim_config.flush_secs) != 0)
 		return bad("SHIMMER_FLUSH_SECS", v, "expected seconds, 0 (only at exit) to 86400");
+	shim_config.metrics_top = SHIM_METRICS_TOP_DEFAULT;
+	v = getenv("SHIMMER_METRICS_TOP");
+	if (v && *v && shim_config_parse_int(v, 0, SHIM_METRICS_TOP_MAX,
+					     &shim_config.metrics_top) != 0)
+		return bad("SHIMMER_METRICS_TOP", v, "expected resources with own series, 0 to 10000");
+	v = getenv("SHIMMER_METRICS_ADDR");
+	if (v && *v) {
+		const char *why;
+		if (shim_config_parse_addr(v, &shim_config.metrics_addr,
+					   &shim_config.metrics_addrlen, &why) != 0)
+			return bad("SHIMMER_METRICS_ADDR", v, why);
+	}
 	shim_config.formats = (1u << SHIM_FMT_COUNT) - 1;
 	v = getenv("SHIMMER_FORMATS");
 	if (v) {
@@ -203,7 +288,7 @@ int shim_config_load(void)
 		if (shim_config_parse_formats(v, &shim_config.formats, &which) != 0) {
 			char why[160];
 			snprintf(why, sizeof(why), "unknown format '%.40s' (table,pstats,folded,"
-				 "flamegraph,speedscope,pprof,all)", which);
+				 "flamegraph,speedscope,pprof,otlp,chrome,ndjson,metrics,all)", which);
 			return bad("SHIMMER_FORMATS", v, why);
 		}
 	}
@@ -220,6 +305,27 @@ int shim_config_load(void)
 			return bad("SHIMMER_SORT", v, "expected cumulative, tottime, ncalls or name");
 		shim_config.sort = i;
 	}
+
+	shim_config.span_min_us = 1000;
+	shim_config.slow_call_ms = 100;
+	shim_config.follow_exec = 1;
+	shim_config.exit_flush_ms = 2000;
+	v = getenv("SHIMMER_SPAN_MIN_US");
+	if (v && *v && shim_config_parse_int(v, 0, 2000000000, &shim_config.span_min_us) != 0)
+		return bad("SHIMMER_SPAN_MIN_US", v, "expected microseconds, 0 to 2000000000");
+	v = getenv("SHIMMER_SLOW_CALL_MS");
+	if (v && *v && shim_config_parse_int(v, 0, 3600000, &shim_config.slow_call_ms) != 0)
+		return bad("SHIMMER_SLOW_CALL_MS", v, "expected milliseconds, 0 (off) to 3600000");
+	v = getenv("SHIMMER_CAPTURE_ARGS");
+	if (v && *v && shim_config_parse_int(v, 0, 1, &shim_config.capture_args) != 0)
+		return bad("SHIMMER_CAPTURE_ARGS", v, "expected 0 or 1");
+	v = getenv("SHIMMER_FOLLOW_EXEC");
+	if (v && *v && shim_config_parse_int(v, 0, 1, &shim_config.follow_exec) != 0)
+		return bad("SHIMMER_FOLLOW_EXEC", v, "expected 0 or 1");
+	v = getenv("SHIMMER_EXIT_FLUSH_MS");
+	if (v && *v && shim_config_parse_int(v, 0, 600000, &shim_config.exit_flush_ms) != 0)
+		return bad("SHIMMER_EXIT_FLUSH_MS", v, "expected milliseconds, 0 to 600000");
+	shim_config_load_otel();
 
 	v = getenv("SHIMMER_OUT");
 	if (!v)

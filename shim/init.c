@@ -13,9 +13,13 @@
 
 #include "clock.h"
 #include "config.h"
+#include "otlp.h"
+#include "span.h"
 #include "fdtab.h"
+#include "heap.h"
 #include "init.h"
 #include "log.h"
+#include "metrics.h"
 #include "output.h"
 #include "profiler.h"
 #include "record.h"
@@ -33,6 +37,13 @@ int shim_pid_foreign(void)
 
 void shim_finish(void)
 {
+	shim_finish_by(0);
+}
+
+void shim_finish_by(int by_exec)
+{
+	uint64_t start;
+
 	/* A vfork child (or a raw clone/_Fork child, which skips the fork handlers)
 	 * holds the parent's state: writing would publish it under the wrong pid,
 	 * and setting `finished` in a vfork child would silence the parent. */
@@ -40,7 +51,12 @@ void shim_finish(void)
 	    atomic_exchange(&finished, 1))
 		return;
 	shim_tls.internal++;
-	shim_worker_stop(2000);
+	start = shim_clock_mono_ns();
+	/* the worker may sit in an export: wait no longer than the exit flush may
+	 * take, then go on without it */
+	shim_worker_stop(shim_otlp_active() ? (unsigned)shim_config.exit_flush_ms : 2000);
+	shim_span_finish(by_exec);
+	shim_otlp_final(start);
 	shim_output_flush();
 	shim_tls.internal--;
 }
@@ -72,6 +88,9 @@ static void fork_child(void)
 	shim_output_fork_child();
 	shim_profiler_fork_child();
 	shim_worker_fork_child();
+	shim_metrics_fork_child(); /* after the worker's lock is fresh */
+	shim_span_fork_child();
+	shim_otlp_fork_child();
 	atomic_store(&finished, 0);
 	shim_tls.internal--;
 }
@@ -171,6 +190,10 @@ __attribute__((constructor)) static void shim_ctor(void)
 		goto out;
 	}
 	shim_profiler_init(); /* fails open: the hooks work without it */
+	shim_metrics_init();  /* a listener for the worker: no thread yet */
+	shim_span_init();     /* context and span tables; an invalid TRACEPARENT is one line */
+	shim_otlp_init();     /* registers the periodic push; no thread, no libcurl yet */
+	shim_heap_init();     /* likewise */
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:

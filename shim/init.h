@@ -10,6 +10,9 @@
  * (shim_pid_foreign). Takes shim_tls.internal itself. Never from a signal. */
 void shim_finish(void);
 
+/* As shim_finish; by_exec says the image ends by exec (the root span says so). */
+void shim_finish_by(int by_exec);
+
 /* An exec failed: the image lives on, so its final flush must happen again. */
 void shim_finish_rearm(void);
 

@@ -12,8 +12,10 @@
 #include "clock.h"
 #include "fdtab.h"
 #include "fn.h"
+#include "heap.h"
 #include "model.h"
 #include "profiler.h"
+#include "record.h"
 #include "thread.h"
 
 static void add(const struct shim_thread *t, void *arg)
@@ -112,7 +114,8 @@ static int build_callers(struct shim_model_call *c, const struct shim_thread *al
 	return 0;
 }
 
-int shim_model_build(struct shim_model *m)
+/* full: callers and CPU samples too (symbolizes); else counts only. */
+static int build(struct shim_model *m, int full)
 {
 	struct shim_thread *all;
 	const char *libc = libc_module();
@@ -130,9 +133,12 @@ int shim_model_build(struct shim_model *m)
 	all = mmap(NULL, sizeof(*all), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (all == MAP_FAILED)
 		return -1;
+	/* the latency bounds follow the calibration just taken */
+	shim_rec_hist_calibrate();
 	/* DWARF only when there are samples: a short process (most of a build)
 	 * should not pay for loading libdw at its exit */
-	shim_sym_begin(shim_profiler_samples() > 0);
+	if (full)
+		shim_sym_begin(shim_profiler_samples() > 0 || shim_heap_samples() > 0);
 	shim_thread_foreach(add, all);
 	m->threads = shim_thread_seen();
 	m->dropped.sites = all->sites_dropped;
@@ -160,7 +166,8 @@ int shim_model_build(struct shim_model *m)
 		c->errors = all->fn[fn].errors;
 		c->bytes = all->fn[fn].bytes;
 		c->seconds = (double)all->fn[fn].ticks * npt * 1e-9;
-		if (build_callers(c, all, npt) != 0)
+		memcpy(c->hist, all->hist[fn], sizeof(c->hist));
+		if (full && build_callers(c, all, npt) != 0)
 			goto fail;
 	}
 
@@ -212,17 +219,31 @@ int shim_model_build(struct shim_model *m)
 	m->nres = n;
 	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
 
-	if (shim_model_build_cpu(m) != 0)
+	if (full && (shim_model_build_cpu(m) != 0 || shim_model_build_trace(m) != 0 ||
+		     shim_model_build_heap(m) != 0))
 		goto fail;
-	shim_sym_end();
+	shim_model_build_metrics(m);
+	if (full)
+		shim_sym_end();
 	m->wall_seconds = shim_clock_run_seconds();
 	munmap(all, sizeof(*all));
 	return 0;
 fail:
-	shim_sym_end();
+	if (full)
+		shim_sym_end();
 	munmap(all, sizeof(*all));
 	shim_model_free(m);
 	return -1;
+}
+
+int shim_model_build(struct shim_model *m)
+{
+	return build(m, 1);
+}
+
+int shim_model_build_counts(struct shim_model *m)
+{
+	return build(m, 0);
 }
 
 void shim_model_free(struct shim_model *m)
@@ -235,6 +256,8 @@ void shim_model_free(struct shim_model *m)
 	for (size_t i = 0; m->res && i < m->nres; i++)
 		free(m->res[i].name);
 	shim_model_free_cpu(m);
+	shim_model_free_spans(m);
+	shim_model_free_heap(m);
 	free(m->calls);
 	free(m->errs);
 	free(m->res);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "symbols.h"
+#include "thread.h"
 
 struct shim_model_caller {
 	struct shim_frame where;
@@ -27,6 +28,9 @@ struct shim_model_call {
 	double seconds;	    /* 0 for allocation calls: counted, not timed */
 	struct shim_model_caller *callers; /* by seconds, then calls, descending */
 	size_t ncallers;
+	/* calls by latency bucket (upper bounds shim_hist_le, then +Inf), not
+	 * cumulative; all 0 for counted-only calls (allocations) */
+	uint64_t hist[SHIM_HIST_BUCKETS];
 };
 
 struct shim_model_err {
@@ -91,6 +95,70 @@ struct shim_model_thread {
 	double period_ns;   /* effective: cpu_seconds / samples */
 };
 
+/* ---- traces (shim/span.c; filled by shim_model_build_spans) ---- */
+
+struct shim_model_span {
+	uint64_t span_id, parent_id; /* parent 0: none (a root without TRACEPARENT) */
+	uint64_t start_ns, end_ns;   /* Unix nanoseconds */
+	unsigned type;		     /* enum shim_span_type (shim/span.h) */
+	unsigned fn;		     /* enum shim_fn of the call; SHIM_FN_COUNT: none */
+	int tid;
+	int err;		     /* errno, negative EAI_* code, 0 = success */
+	int64_t count;		     /* DNS answers; the exit code of a process */
+	int has_exit_code, unfinished, by_exec;
+	uint64_t rbytes, wbytes, rops, wops, ops;
+	const char *target;  /* file path, peer ("tcp 127.0.0.1:80"), looked-up name */
+	const char *target2; /* client: the name looked up; server: the listener */
+};
+
+struct shim_model_trace {
+	uint8_t trace_id[16];
+	uint8_t flags;		 /* W3C trace flags */
+	int remote;		 /* the root's parent came from TRACEPARENT */
+	char tracestate[512];
+	char exe_path[256];	 /* /proc/self/exe */
+	char host[256];
+	char *command_line;	 /* only with SHIMMER_CAPTURE_ARGS=1, else NULL */
+	const char *service;	 /* OTEL_SERVICE_NAME or NULL */
+	const char *resource;	 /* OTEL_RESOURCE_ATTRIBUTES or NULL */
+	struct shim_model_span *spans; /* the process root first */
+	size_t nspans;
+	uint64_t dropped;	 /* spans lost to full buffers */
+	uint64_t export_dropped; /* spans the OTLP push did not deliver */
+	char export_error[160];	 /* why, "" when none */
+	char **names;		 /* owned copies of resource names, by resource id */
+	size_t nnames;
+};
+
+/* ---- heap samples (filled from shim/heap.c; empty when heap sampling is off
+ * or took no sample). Its own mappings, functions and locations, built the
+ * same way as the CPU ones; stacks[] carries count = estimated bytes
+ * allocated, so the stack writers can draw it as they draw CPU samples. ---- */
+
+struct shim_model_heap_value {
+	uint64_t samples;	/* sampled allocations (not scaled) */
+	uint64_t alloc_objects; /* estimated allocations made from this stack */
+	uint64_t alloc_space;	/* estimated bytes allocated */
+	uint64_t inuse_objects; /* estimated allocations still live at the build */
+	uint64_t inuse_space;	/* estimated bytes still live at the build */
+};
+
+struct shim_model_heap {
+	uint64_t mean;	  /* SHIMMER_HEAP_SAMPLE: mean bytes between samples; 1 = all */
+	uint64_t samples; /* sampled allocations kept */
+	uint64_t dropped; /* sampled allocations with no room in a table */
+	uint64_t alloc_objects, alloc_space, inuse_objects, inuse_space; /* totals */
+	struct shim_model_mapping *mappings;
+	size_t nmappings;
+	struct shim_model_func *funcs; /* self/total: estimated bytes allocated */
+	size_t nfuncs;
+	struct shim_model_loc *locs;
+	size_t nlocs;
+	struct shim_model_stack *stacks;      /* tid 0, count = alloc_space, seconds 0 */
+	struct shim_model_heap_value *values; /* parallel to stacks */
+	size_t nstacks;
+};
+
 struct shim_model {
 	int pid;
 	int ppid;
@@ -123,6 +191,25 @@ struct shim_model {
 	size_t nedges;
 	struct shim_model_thread *threads_info;
 	size_t nthreads;
+	struct shim_model_trace trace;
+	/* ---- metrics (shim/model_metrics.c, read by export/prom.c) ---- */
+	char service[256];     /* OTEL_SERVICE_NAME, service.name, or unknown_service:<exe> */
+	uint64_t open_fds[8];  /* the target's open fds by enum shim_kind, as the fd table knows them */
+	uint64_t threads_live; /* the target's threads now (Shimmer's worker not counted) */
+	struct {
+		int known;	      /* 0: /proc/self could not be read */
+		double cpu_seconds;   /* user + system time of the whole process */
+		uint64_t rss_bytes, vm_bytes;
+		uint64_t open_fds;    /* every open fd of the process, Shimmer's own too */
+		uint64_t max_fds;     /* RLIMIT_NOFILE soft limit */
+		double start_unix;    /* process start, seconds since the epoch */
+	} proc;
+	/* the heap profiler's gauges: it sets known and the bytes at build time */
+	struct {
+		int known;
+		uint64_t live_bytes, peak_bytes;
+	} heap_live;
+	struct shim_model_heap heap;
 	struct {
 		uint64_t sites;	  /* calls with no room in the caller table */
 		uint64_t errs;	  /* failures with no room in the errno table */
@@ -138,11 +225,38 @@ int shim_model_build(struct shim_model *m);
 
 void shim_model_free(struct shim_model *m);
 
+/* As shim_model_build, without callers and CPU samples (no symbolization):
+ * what the metrics writer needs, cheap enough for each /metrics scrape. Safe
+ * to run while another thread builds a full model. */
+int shim_model_build_counts(struct shim_model *m);
+
+/* The metrics part (service .. heap_live), called by both builds: /proc/self,
+ * the fd table, the environment. Never fails (unknown parts stay 0). */
+void shim_model_build_metrics(struct shim_model *m);
+
 /* The CPU-sample part (hz .. threads_info), called by shim_model_build after
  * the calls part (it links funcs to calls[]). Returns 0 or -1 (out of memory).
  * Export time only. */
 int shim_model_build_cpu(struct shim_model *m);
 void shim_model_free_cpu(struct shim_model *m);
+
+/* The trace part: the root span and the n spans given (the store's, or a
+ * batch), ids turned into names and ticks into Unix time. with_root: put the
+ * process root span first. Returns 0 or -1 (out of memory). Export time only. */
+struct shim_span;
+int shim_model_build_spans(struct shim_model *m, const struct shim_span *spans, size_t n,
+			   int with_root);
+void shim_model_free_spans(struct shim_model *m);
+
+/* shim_model_build's trace part: drain the rings, then every stored span. */
+int shim_model_build_trace(struct shim_model *m);
+/* The heap part (m->heap) from the heap sampler's tables: one model stack per
+ * distinct allocation stack, symbolized (C++ names demangled), with alloc_*
+ * summed over every sample and inuse_* over the samples still live now.
+ * Returns 0 or -1 (out of memory). Export time only, inside the symbols
+ * session shim_model_build opened. */
+int shim_model_build_heap(struct shim_model *m);
+void shim_model_free_heap(struct shim_model *m);
 
 /* Total calls and total seconds over all functions. */
 uint64_t shim_model_total_calls(const struct shim_model *m);

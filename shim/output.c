@@ -22,16 +22,25 @@ struct writer {
 	unsigned fmt; /* enum shim_format: the SHIMMER_FORMATS bit */
 	const char *file;
 	int (*render)(const struct shim_model *, struct shim_sink *);
-	int cpu; /* a CPU-sample view: written only when the process took samples */
+	int needs; /* ALWAYS, or only when the process took CPU / heap samples */
 };
 
+enum { ALWAYS, CPU, HEAP };
+
 static const struct writer writers[] = {
-	{SHIM_FMT_TABLE, "profile.txt", shim_export_table, 0},
-	{SHIM_FMT_PSTATS, "profile.pstats", shim_export_pstats, 0},
-	{SHIM_FMT_FOLDED, "cpu.folded", shim_export_folded, 1},
-	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph, 1},
-	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope, 1},
-	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof, 1},
+	{SHIM_FMT_TABLE, "profile.txt", shim_export_table, ALWAYS},
+	{SHIM_FMT_PSTATS, "profile.pstats", shim_export_pstats, ALWAYS},
+	{SHIM_FMT_FOLDED, "cpu.folded", shim_export_folded, CPU},
+	{SHIM_FMT_FLAMEGRAPH, "flamegraph.svg", shim_export_flamegraph, CPU},
+	{SHIM_FMT_SPEEDSCOPE, "profile.speedscope.json", shim_export_speedscope, CPU},
+	{SHIM_FMT_PPROF, "cpu.pb.gz", shim_export_pprof, CPU},
+	{SHIM_FMT_OTLP, "traces.otlp.json", shim_export_otlp, ALWAYS},
+	{SHIM_FMT_CHROME, "trace.chrome.json", shim_export_chrome, ALWAYS},
+	{SHIM_FMT_NDJSON, "events.ndjson", shim_export_ndjson, ALWAYS},
+	{SHIM_FMT_METRICS, "metrics.prom", shim_export_prom, ALWAYS},
+	{SHIM_FMT_PPROF, "heap.pb.gz", shim_export_pprof_heap, HEAP},
+	{SHIM_FMT_FOLDED, "heap.folded", shim_export_folded_heap, HEAP},
+	{SHIM_FMT_FLAMEGRAPH, "heap-flamegraph.svg", shim_export_flamegraph_heap, HEAP},
 };
 
 static char run_dir[PATH_MAX];
@@ -156,6 +165,11 @@ fail:
 	return -1;
 }
 
+int shim_output_make_dir(void)
+{
+	return make_run_dir();
+}
+
 int shim_output_flush(void)
 {
 	struct shim_model m;
@@ -179,7 +193,8 @@ int shim_output_flush(void)
 		/* most processes of a build live a few ms and take no sample: four
 		 * empty CPU views would cost them more file system work than the
 		 * rest of their exit together */
-		if (!(shim_config.formats & (1u << writers[i].fmt)) || (writers[i].cpu && !m.samples))
+		if (!(shim_config.formats & (1u << writers[i].fmt)) ||
+		    (writers[i].needs == CPU && !m.samples) || (writers[i].needs == HEAP && !m.heap.samples))
 			continue;
 		shim_sink_init(&s);
 		if (writers[i].render(&m, &s) != 0 || s.failed) {

@@ -10,6 +10,11 @@
  * the caller holds shim_tls.internal. */
 int shim_output_flush(void);
 
+/* Create this image's run folder now if it does not exist yet (metrics.port
+ * goes in it). Returns 0 or -1 (one "shimmer: " line). Export time, the
+ * constructor or the worker only. */
+int shim_output_make_dir(void);
+
 /* Forget the run folder chosen by the parent (fork child). */
 void shim_output_fork_child(void);
 

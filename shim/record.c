@@ -9,20 +9,71 @@
 
 unsigned shim_active;
 
+/* 1 us to 10 s: a cached read to a slow disk or a remote peer, 1-5 steps a
+ * decade (a factor of 2 at least between bounds: shim_hist_bucket needs it) */
+const double shim_hist_le[SHIM_HIST_BUCKETS - 1] = {
+	1e-6, 5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1, 5, 10,
+};
+
+struct shim_hist_oct shim_hist_oct[64];
+static uint64_t hist_first, hist_next; /* ticks: first calibration, next one due */
+
+void shim_rec_hist_calibrate(void)
+{
+	double npt = shim_clock_ns_per_tick();
+	uint64_t bound[SHIM_HIST_BUCKETS - 1];
+
+	for (unsigned i = 0; i < SHIM_HIST_BUCKETS - 1; i++) {
+		double b = shim_hist_le[i] * 1e9 / npt;
+		bound[i] = b >= 1.8e19 ? UINT64_MAX - 1 : (uint64_t)b;
+	}
+	for (unsigned k = 0; k < 64; k++) {
+		uint64_t lo = k ? 1ull << k : 0, hi = k == 63 ? UINT64_MAX : (2ull << k) - 1;
+		uint64_t split = UINT64_MAX, nb = 0;
+		for (unsigned i = 0; i < SHIM_HIST_BUCKETS - 1; i++) {
+			if (bound[i] < lo)
+				nb++;
+			else if (bound[i] < hi && split == UINT64_MAX)
+				split = bound[i];
+		}
+		__atomic_store_n(&shim_hist_oct[63 - k].bucket, nb, __ATOMIC_RELAXED);
+		__atomic_store_n(&shim_hist_oct[63 - k].split, split, __ATOMIC_RELAXED);
+	}
+}
+
+/* On a thread's first call: recalibrate at ticks t, 3t, 9t... after the first
+ * call, so the bounds follow the calibration while it still moves, at a cost
+ * that fades. */
+static void hist_maybe_calibrate(void)
+{
+	uint64_t now = shim_clock_now();
+
+	if (now < __atomic_load_n(&hist_next, __ATOMIC_RELAXED))
+		return;
+	if (!hist_first)
+		hist_first = now;
+	__atomic_store_n(&hist_next, now + 2 * (now - hist_first) + 1, __ATOMIC_RELAXED);
+	shim_rec_hist_calibrate();
+}
+
 void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int err,
 		   uint32_t res, int has_res)
 {
 	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
-	struct shim_thread *t = shim_thread_self();
+	struct shim_thread *t;
 	struct shim_stat *f;
 	struct shim_site *s;
 
+	if (__builtin_expect(shim_tls.slot == NULL, 0))
+		hist_maybe_calibrate();
+	t = shim_thread_self();
 	if (!t)
 		return;
 	f = &t->fn[fn];
 	f->calls++;
 	f->ticks += dt;
 	f->bytes += b;
+	t->hist[fn][shim_hist_bucket(dt)]++;
 	if (err) {
 		struct shim_errstat *e = shim_err_get(t, fn, err);
 		f->errors++;

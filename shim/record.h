@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "fdtab.h"
 #include "fn.h"
+#include "span.h"
 #include "thread.h"
 #include "worker.h"
 
@@ -56,6 +57,30 @@ static const unsigned char shim_rec_dir[SHIM_FN_COUNT] = {
 #undef SHIM_FN
 };
 
+/* The latency histogram's bucket search (shim_thread.hist): the octave of dt
+ * (its highest set bit) holds at most one bucket bound, since the bounds are
+ * at least 2x apart; so a bit scan, one table load and one compare find the
+ * bucket. Filled from the TSC calibration by shim_rec_hist_calibrate. */
+struct shim_hist_oct {
+	uint64_t split;	 /* dt > split: one bucket up; UINT64_MAX when no bound is inside */
+	uint64_t bucket; /* bucket of the octave's values up to split */
+};
+extern struct shim_hist_oct shim_hist_oct[64]; /* [63 - k]: values in [2^k, 2^(k+1)) */
+
+static inline __attribute__((always_inline)) unsigned shim_hist_bucket(uint64_t dt)
+{
+	/* indexed by leading zeros, not by bit position: two instructions less */
+	const struct shim_hist_oct *o = &shim_hist_oct[__builtin_clzll(dt | 1)];
+	/* relaxed: a recalibration racing with this call moves it one bucket at most */
+	return (unsigned)__atomic_load_n(&o->bucket, __ATOMIC_RELAXED) +
+	       (dt > __atomic_load_n(&o->split, __ATOMIC_RELAXED));
+}
+
+/* (Re)compute shim_hist_oct from the clock's current calibration. Called on a
+ * thread's first call (ever rarer as the run goes on) and at each model build.
+ * Async-signal-safe: yes. Allocates: no. Locks: none. */
+void shim_rec_hist_calibrate(void);
+
 /* The out-of-line part of the recorders: records the whole call. */
 void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int err,
 		   uint32_t res, int has_res);
@@ -85,6 +110,7 @@ static inline __attribute__((always_inline)) void shim_rec_account(unsigned fn, 
 	t->fn[fn].calls++;
 	t->fn[fn].ticks += dt;
 	t->fn[fn].bytes += b;
+	t->hist[fn][shim_hist_bucket(dt)]++;
 	s->st.calls++;
 	s->st.ticks += dt;
 	s->st.bytes += b;
@@ -127,10 +153,14 @@ static inline __attribute__((always_inline)) void shim_rec_call(unsigned fn, con
 {
 	uint64_t dt = shim_clock_now() - t0;
 
-	if (fd >= 0)
-		shim_rec_account(fn, pc, dt, bytes, err, shim_rec_fd_res(fd), 1);
-	else
+	if (fd >= 0) {
+		uint32_t res = shim_rec_fd_res(fd);
+		shim_rec_account(fn, pc, dt, bytes, err, res, 1);
+		shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, fd, res);
+	} else {
 		shim_rec_account(fn, pc, dt, bytes, err, 0, 0);
+		shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, -1, SHIM_SPAN_NORES);
+	}
 }
 
 /* As shim_rec_call, attributed to resource id res instead of an fd. */
@@ -138,7 +168,10 @@ static inline __attribute__((always_inline)) void shim_rec_call_res(unsigned fn,
 								    uint64_t t0, int64_t bytes,
 								    int err, uint32_t res)
 {
-	shim_rec_account(fn, pc, shim_clock_now() - t0, bytes, err, res, 1);
+	uint64_t dt = shim_clock_now() - t0;
+
+	shim_rec_account(fn, pc, dt, bytes, err, res, 1);
+	shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, -1, res);
 }
 
 /* Count one allocation-family call (never timed): bytes requested, failed or

@@ -49,6 +49,8 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 		dst->fn[i].errors += src->fn[i].errors;
 		dst->fn[i].ticks += src->fn[i].ticks;
 		dst->fn[i].bytes += src->fn[i].bytes;
+		for (unsigned b = 0; b < SHIM_HIST_BUCKETS; b++)
+			dst->hist[i][b] += src->hist[i][b];
 	}
 	for (unsigned i = 0; i < SHIM_SITE_CAP; i++) {
 		const struct shim_site *s = &src->site[i];

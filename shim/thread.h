@@ -13,6 +13,7 @@
 #define SHIM_SITE_CAP 2048    /* distinct (function, caller) pairs per thread */
 #define SHIM_ERR_CAP 128      /* distinct (function, errno) pairs per thread */
 #define SHIM_RES_CAP 4096     /* distinct resources (paths, peers) per process */
+#define SHIM_HIST_BUCKETS 16  /* latency buckets per function: 15 bounds and +Inf */
 
 struct shim_stat {
 	uint64_t calls;
@@ -55,6 +56,10 @@ struct shim_thread {
 	 * a call from the same place as the last one skips the hash. Points into
 	 * this slot; NULL (zeroed pages) means no guess. Never merged. */
 	struct shim_site *last_site[SHIM_FN_COUNT];
+	/* calls of each timed function by latency: bucket i counts calls that
+	 * took at most shim_hist_le[i] seconds and more than the bound before;
+	 * the last one is +Inf (shim/record.h computes the index from ticks) */
+	uint64_t hist[SHIM_FN_COUNT][SHIM_HIST_BUCKETS];
 	struct shim_errstat err[SHIM_ERR_CAP];
 	struct shim_site site[SHIM_SITE_CAP];
 	struct shim_resstat res[SHIM_RES_CAP];
@@ -151,6 +156,10 @@ static inline struct shim_errstat *shim_err_get(struct shim_thread *t, uint32_t 
 	}
 	return NULL;
 }
+
+/* The latency buckets' upper bounds in seconds (the Prometheus `le`), shared
+ * by the recorder and the writers. Constant data. */
+extern const double shim_hist_le[SHIM_HIST_BUCKETS - 1];
 
 /* Calls not counted because no slot was free. */
 extern uint64_t shim_threads_untracked;

@@ -5,6 +5,7 @@
  * Runs in the SIGPROF handler: no malloc, no stdio, no locks of our own. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
+#include <link.h>
 #include <libunwind.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,17 +20,41 @@ static __typeof__(&unw_init_local2) p_init_local2;
 static __typeof__(&unw_step) p_step;
 static __typeof__(&unw_get_reg) p_get_reg;
 static __typeof__(&unw_tdep_getcontext) p_getcontext;
+static int (*p_backtrace)(void **, int);
 static int have_unw;
+uintptr_t shim_unwind_lo, shim_unwind_hi;
 
 _Static_assert(sizeof(unw_cursor_t) <= sizeof(((struct shim_unwind_scratch *)0)->cursor),
 	       "scratch too small for unw_cursor_t");
 
+/* The executable segment of the object holding address arg: libunwind's. */
+static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t a = (uintptr_t)arg;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a >= lo &&
+		    a < lo + ph->p_memsz) {
+			shim_unwind_lo = lo;
+			shim_unwind_hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 int shim_unwind_init(void)
 {
-	void *h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+	void *h;
 	unw_context_t ctx;
 	unw_cursor_t c;
 
+	if (have_unw)
+		return 0; /* the profiler and the heap sampler both ask */
+	h = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
 	if (!h)
 		return -1;
 	p_init_local2 = (__typeof__(p_init_local2))dlsym(h, STR(unw_init_local2));
@@ -38,6 +63,11 @@ int shim_unwind_init(void)
 	p_getcontext = (__typeof__(p_getcontext))dlsym(h, STR(unw_tdep_getcontext));
 	if (!p_init_local2 || !p_step || !p_get_reg || !p_getcontext)
 		return -1;
+	/* the fast walk (a per-thread cache of frame shapes) for the heap
+	 * sampler: unw_step takes libunwind's global cache lock and masks
+	 * signals twice per frame */
+	p_backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
+	dl_iterate_phdr(find_text, (void *)(uintptr_t)p_step);
 	/* one walk now: libunwind's lazy global init and the caches of our own
 	 * modules are done before any signal arrives */
 	p_getcontext(&ctx);
@@ -96,4 +126,34 @@ int shim_unwind_signal(void *ucv, struct shim_unwind_scratch *s, uintptr_t *pcs,
 		}
 	}
 	return stack_hi ? fp_walk(uc, stack_hi, pcs, n, max) : n;
+}
+
+int shim_unwind_here(uintptr_t *pcs, int max)
+{
+	unw_context_t ctx;
+	unw_cursor_t c;
+	int n = 0;
+
+	if (!have_unw || max <= 0)
+		return 0;
+	if (p_backtrace) {
+		/* its first entry is inside unw_backtrace: leave libunwind out */
+		n = p_backtrace((void **)pcs, max);
+		while (n > 0 && shim_unwind_owns(pcs[0])) {
+			memmove(pcs, pcs + 1, (size_t)(n - 1) * sizeof(*pcs));
+			n--;
+		}
+		return n;
+	}
+	p_getcontext(&ctx);
+	if (p_init_local2(&c, &ctx, 0) != 0)
+		return 0;
+	/* the cursor starts in this function: its caller's frame is the first step */
+	while (n < max && p_step(&c) > 0) {
+		unw_word_t ip;
+		if (p_get_reg(&c, UNW_REG_IP, &ip) != 0 || !ip)
+			break;
+		pcs[n++] = (uintptr_t)ip;
+	}
+	return n;
 }

@@ -28,4 +28,21 @@ int shim_unwind_init(void);
 int shim_unwind_signal(void *uc, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,
 		       uintptr_t stack_hi);
 
+/* Fill pcs[0..max) with the return addresses of the frames that called this
+ * function (this function's own frame may lead), innermost first (libunwind
+ * only; 0 when it is not loaded). For the heap sampler, called from an
+ * allocation hook with the thread's guard held. Async-signal-safe: no
+ * (libunwind may take the loader lock). Allocates: no (libunwind maps its
+ * per-thread frame cache with mmap and unmaps it at thread exit). */
+int shim_unwind_here(uintptr_t *pcs, int max);
+
+/* libunwind's code, once loaded (0, 0 before): its own mmap/munmap calls are
+ * Shimmer's, never the program's. */
+extern uintptr_t shim_unwind_lo, shim_unwind_hi;
+
+static inline int shim_unwind_owns(uintptr_t pc)
+{
+	return pc >= shim_unwind_lo && pc < shim_unwind_hi;
+}
+
 #endif

@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: MIT */
+/* events.ndjson: one JSON object a line, in time order, named after the
+ * OpenTelemetry log data model (timestamp, severity, severity_number, body,
+ * trace_id, span_id, attributes) plus pid and tid, so jq, Loki and
+ * Elasticsearch take it as is. Derived from the spans: process start and exit,
+ * connection open and close, lookups, failures, slow calls, drops. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../shim/span.h"
+#include "export.h"
+#include "../shim/errname.h"
+#include "spanview.h"
+
+enum { INFO = 9, WARN = 13, ERROR = 17 };
+
+struct event {
+	uint64_t ns;
+	const struct shim_model_span *s;
+	int severity;
+	char body[400];
+	int closing; /* the end of a span (exit, close) */
+};
+
+struct events {
+	struct event *v;
+	size_t n, cap;
+};
+
+static struct event *add(struct events *e, uint64_t ns, const struct shim_model_span *s,
+			 int sev, int closing)
+{
+	if (e->n == e->cap) {
+		size_t nc = e->cap ? e->cap * 2 : 64;
+		void *p = realloc(e->v, nc * sizeof(*e->v));
+		if (!p)
+			return NULL;
+		e->v = p;
+		e->cap = nc;
+	}
+	e->v[e->n] = (struct event){.ns = ns, .s = s, .severity = sev, .closing = closing};
+	return &e->v[e->n++];
+}
+
+static int cmp_ev(const void *a, const void *b)
+{
+	const struct event *x = a, *y = b;
+	if (x->ns != y->ns)
+		return x->ns < y->ns ? -1 : 1;
+	return x->closing - y->closing;
+}
+
+static void rfc3339(uint64_t ns, char *buf, size_t size)
+{
+	time_t sec = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+	char day[32];
+
+	gmtime_r(&sec, &tm);
+	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%09lluZ", day, (unsigned long long)(ns % 1000000000ull));
+}
+
+static const char *peer(const struct shim_model_span *s)
+{
+	return s->target ? s->target : "(unknown peer)";
+}
+
+static void describe(const struct shim_model *m, const struct shim_model_span *s,
+		     struct events *e)
+{
+	struct event *v;
+	char en[32];
+	const char *err = s->err ? shim_err_name(s->err, en, sizeof(en)) : NULL;
+
+	switch (s->type) {
+	case SHIM_SPAN_PROCESS:
+		if ((v = add(e, s->start_ns, s, INFO, 0)))
+			snprintf(v->body, sizeof(v->body), "process start: %s (pid %d)", m->exe,
+				 m->pid);
+		if (!(v = add(e, s->end_ns, s, INFO, 1)))
+			return;
+		if (s->by_exec)
+			snprintf(v->body, sizeof(v->body), "process image ends by exec: %s", m->exe);
+		else if (s->has_exit_code) {
+			snprintf(v->body, sizeof(v->body), "process exit: %s, code %lld", m->exe,
+				 (long long)s->count);
+			if (s->count)
+				v->severity = ERROR;
+		} else
+			snprintf(v->body, sizeof(v->body), "process exit: %s", m->exe);
+		break;
+	case SHIM_SPAN_DNS:
+		if (!(v = add(e, s->end_ns, s, err ? ERROR : INFO, 1)))
+			return;
+		if (err)
+			snprintf(v->body, sizeof(v->body), "dns lookup %.300s failed: %s",
+				 s->target ? s->target : "", err);
+		else
+			snprintf(v->body, sizeof(v->body), "dns lookup %.300s: %lld answers",
+				 s->target ? s->target : "", (long long)s->count);
+		break;
+	case SHIM_SPAN_CONNECT:
+		if (err && (v = add(e, s->end_ns, s, ERROR, 1)))
+			snprintf(v->body, sizeof(v->body), "connect %.300s failed: %s", peer(s), err);
+		break;
+	case SHIM_SPAN_CLIENT:
+	case SHIM_SPAN_SERVER:
+		if ((v = add(e, s->start_ns, s, INFO, 0)))
+			snprintf(v->body, sizeof(v->body), "connection open %.300s", peer(s));
+		if ((v = add(e, s->end_ns, s, INFO, 1)))
+			snprintf(v->body, sizeof(v->body),
+				 "connection %s %.300s: %llu bytes sent, %llu received",
+				 s->unfinished ? "still open at exit" : "close", peer(s),
+				 (unsigned long long)s->wbytes, (unsigned long long)s->rbytes);
+		break;
+	case SHIM_SPAN_FILE:
+		if (err && (v = add(e, s->end_ns, s, ERROR, 1)))
+			snprintf(v->body, sizeof(v->body), "open %.300s failed: %s",
+				 s->target ? s->target : "", err);
+		break;
+	case SHIM_SPAN_SLOW:
+		if ((v = add(e, s->end_ns, s, err ? ERROR : WARN, 1)))
+			snprintf(v->body, sizeof(v->body), "slow call %s: %.1f ms%s%s",
+				 shim_sv_name(m, s), (double)(s->end_ns - s->start_ns) / 1e6,
+				 err ? ", failed: " : "", err ? err : "");
+		break;
+	}
+}
+
+static int emit(const struct shim_model *m, const struct event *v, struct shim_sink *out)
+{
+	static const char *const names[] = {[INFO] = "INFO", [WARN] = "WARN", [ERROR] = "ERROR"};
+	struct shim_attr a[SHIM_ATTR_MAX];
+	struct shim_attr_buf buf;
+	char ts[64], tid[33], sid[17], *text;
+	json_t *o, *attrs = json_object();
+	size_t n = 0;
+
+	if (!attrs)
+		return -1;
+	if (v->s)
+		n = shim_sv_attrs(m, v->s, a, &buf);
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(attrs, a[i].key,
+				    a[i].type == SHIM_ATTR_STR    ? shim_json_str(a[i].s)
+				    : a[i].type == SHIM_ATTR_BOOL ? json_boolean(a[i].i)
+								  : json_integer(a[i].i));
+	if (!v->s) {
+		json_object_set_new(attrs, "shimmer.spans_dropped", json_integer((json_int_t)m->trace.dropped));
+		json_object_set_new(attrs, "shimmer.export_dropped",
+				    json_integer((json_int_t)m->trace.export_dropped));
+	}
+	rfc3339(v->ns, ts, sizeof(ts));
+	shim_sv_hex(m->trace.trace_id, 16, tid);
+	shim_sv_id(v->s ? v->s->span_id : (m->trace.nspans ? m->trace.spans[0].span_id : 0), sid);
+	o = json_pack("{s:s,s:s,s:i,s:o,s:s,s:s,s:i,s:i,s:o}", "timestamp", ts, "severity",
+		      names[v->severity], "severity_number", v->severity, "body",
+		      shim_json_str(v->body), "trace_id", tid, "span_id", sid, "pid", m->pid, "tid",
+		      v->s ? v->s->tid : m->pid, "attributes", attrs);
+	if (!o)
+		return -1;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		return -1;
+	shim_sink_puts(out, text);
+	shim_sink_puts(out, "\n");
+	free(text);
+	return 0;
+}
+
+int shim_export_ndjson(const struct shim_model *m, struct shim_sink *out)
+{
+	const struct shim_model_trace *t = &m->trace;
+	struct events e = {0};
+	struct event *v;
+	uint64_t last = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < t->nspans; i++) {
+		describe(m, &t->spans[i], &e);
+		if (t->spans[i].end_ns > last)
+			last = t->spans[i].end_ns;
+	}
+	if ((t->dropped || t->export_dropped) && (v = add(&e, last, NULL, WARN, 2)))
+		snprintf(v->body, sizeof(v->body),
+			 "spans dropped: %llu (full buffers), %llu not delivered by the OTLP push%s%s",
+			 (unsigned long long)t->dropped, (unsigned long long)t->export_dropped,
+			 t->export_error[0] ? ": " : "", t->export_error);
+	if (e.n)
+		qsort(e.v, e.n, sizeof(*e.v), cmp_ev);
+	for (size_t i = 0; i < e.n && rc == 0; i++)
+		rc = emit(m, &e.v[i], out);
+	free(e.v);
+	return rc;
+}

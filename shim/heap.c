@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: MIT */
+/* The heap sampler: per-thread countdown and PRNG, a lock-free table of
+ * interned allocation stacks and a lock-free open-addressing table of live
+ * sampled pointers (tombstones, bounded probes), both mmap'd at init and
+ * touched only as used. Runs inside allocation hooks: never malloc, stdio,
+ * locks or formatting; the thread's guard is held while it unwinds. */
+#include <errno.h>
+#include <link.h>
+#include <math.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "fn.h"
+#include "heap.h"
+#include "log.h"
+#include "record.h"
+#include "thread.h"
+#include "unwind.h"
+
+__thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
+static __thread unsigned shard __attribute__((tls_model("initial-exec")));
+unsigned char shim_heap_filter[SHIM_HEAP_FILTER];
+
+struct hstack {
+	uint64_t hash;	/* 0 = empty; claimed by CAS */
+	uint32_t off;	/* first PC in pcs[] */
+	uint32_t depth;
+	uint32_t ready; /* off/depth/pcs written (release) */
+	uint32_t pad;
+};
+
+/* What one shard of threads sampled from one stack. Threads add to their own
+ * shard, so two threads allocating from the same code do not share a line. */
+struct hcount {
+	uint64_t samples;
+	uint64_t objs_fx; /* estimated objects x OBJ_ONE */
+	uint64_t bytes;	  /* estimated bytes */
+	uint64_t pad;
+};
+#define SHARDS 4
+
+/* A live entry: key is the pointer (or EMPTY/BUSY/TOMB), val packs the size
+ * (high 44 bits) and the stack id (low 20 bits). */
+struct live {
+	uintptr_t key;
+	uint64_t val;
+};
+
+enum { EMPTY = 0, BUSY = 1, TOMB = 2 };
+#define OBJ_ONE 1024.0
+#define ID_BITS 20
+#define SIZE_MAX_PACKED ((1ull << (64 - ID_BITS)) - 1)
+#define PROBES 64
+
+_Static_assert(SHIM_HEAP_STACKS <= (1u << ID_BITS), "stack ids must fit the entry");
+
+enum { BEFORE, ON, OFF };
+static int state;	   /* BEFORE the constructor decided, then ON or OFF */
+static uint64_t mean;	   /* 0 = off */
+static struct hstack *stacks;
+static struct hcount *counts; /* [SHARDS][SHIM_HEAP_STACKS] */
+static uintptr_t *pcs_store;
+static uint64_t pcs_used, nstacks;
+static struct live *live;
+static size_t live_mask;
+static uintptr_t self_lo, self_hi; /* our own code: frames to leave out */
+static uint64_t n_samples, n_dropped, n_freed, live_bytes, peak_bytes;
+static int sampled; /* set once by the first sample: n_samples lags behind */
+
+/* A thread's share of the counters above, added to them in batches: the
+ * shared lines would otherwise bounce between threads on every sample. */
+struct tstats {
+	int64_t live;	  /* estimated bytes */
+	uint32_t samples; /* taken */
+	uint32_t freed;
+};
+static __thread struct tstats mine __attribute__((tls_model("initial-exec")));
+#define BATCH_EVENTS 64
+#define BATCH_BYTES (1 << 20)
+
+/* ---- per-thread randomness: xorshift64*, seeded per thread ---- */
+
+static uint64_t next_rand(void)
+{
+	uint64_t x = rng;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	rng = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static void seed(void)
+{
+	struct timespec ts;
+	uint64_t s;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 32) ^ (uint64_t)(uintptr_t)&rng;
+	s ^= (uint64_t)syscall(SYS_gettid) * 0x9e3779b97f4a7c15ull;
+	rng = s ? s : 0x853c49e6748fea9bull;
+	shard = (unsigned)syscall(SYS_gettid) % SHARDS;
+	for (int i = 0; i < 4; i++)
+		next_rand();
+}
+
+/* Bytes to the next sample: exponential with the configured mean. */
+static int64_t draw(void)
+{
+	double u, d;
+
+	if (mean == 1)
+		return 0;
+	/* 53 random bits, in (0, 1]: log never sees 0 */
+	u = (double)((next_rand() >> 11) + 1) * (1.0 / 9007199254740992.0);
+	d = -log(u) * (double)mean;
+	return d >= 9.2e18 ? INT64_MAX : (int64_t)d;
+}
+
+double shim_heap_weight(uint64_t size, uint64_t m)
+{
+	double q;
+
+	if (m <= 1 || size == 0)
+		return 1.0;
+	q = -expm1(-(double)size / (double)m); /* 1 - exp(-size/mean), exact for small sizes */
+	return q > 0 ? 1.0 / q : 1.0;
+}
+
+/* ---- stacks: a lock-free intern table, one writer per new entry ---- */
+
+static uint64_t stack_hash(const uintptr_t *pcs, uint32_t depth)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ depth;
+
+	for (uint32_t i = 0; i < depth; i++) {
+		h ^= (uint64_t)pcs[i];
+		h *= 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return h ? h : 1;
+}
+
+static int same(const struct hstack *e, const uintptr_t *pcs, uint32_t depth)
+{
+	if (e->depth != depth)
+		return 0;
+	for (uint32_t i = 0; i < depth; i++)
+		if (pcs_store[e->off + i] != pcs[i])
+			return 0;
+	return 1;
+}
+
+/* The id of the stack pcs[0..depth), interned when new; -1 when full. */
+static int64_t intern(const uintptr_t *pcs, uint32_t depth)
+{
+	uint64_t h = stack_hash(pcs, depth), off;
+	uint32_t i = (uint32_t)(h >> 17) & (SHIM_HEAP_STACKS - 1);
+
+	for (uint32_t n = 0; n < PROBES; n++, i = (i + 1) & (SHIM_HEAP_STACKS - 1)) {
+		struct hstack *e = &stacks[i];
+		uint64_t eh = __atomic_load_n(&e->hash, __ATOMIC_ACQUIRE), zero = 0;
+
+		if (eh == h) {
+			/* still being filled by another thread: look further (at worst
+			 * the stack gets a second entry, which the model merges) */
+			if (__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE) && same(e, pcs, depth))
+				return i;
+			continue;
+		}
+		if (eh != 0)
+			continue;
+		if (__atomic_load_n(&nstacks, __ATOMIC_RELAXED) >= SHIM_HEAP_STACKS * 3 / 4)
+			return -1;
+		if (!__atomic_compare_exchange_n(&e->hash, &zero, h, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			/* lost the slot to another stack: probe it again */
+			i = (i - 1) & (SHIM_HEAP_STACKS - 1);
+			continue;
+		}
+		off = __atomic_fetch_add(&pcs_used, depth, __ATOMIC_RELAXED);
+		if (off + depth > SHIM_HEAP_PCS)
+			return -1; /* the slot stays claimed and never ready: skipped */
+		memcpy(&pcs_store[off], pcs, depth * sizeof(*pcs));
+		e->off = (uint32_t)off;
+		e->depth = depth;
+		__atomic_fetch_add(&nstacks, 1, __ATOMIC_RELAXED);
+		__atomic_store_n(&e->ready, 1, __ATOMIC_RELEASE);
+		return i;
+	}
+	return -1;
+}
+
+/* ---- live sampled pointers ---- */
+
+/* Home slot of p: neighbouring blocks get neighbouring slots (the table stays
+ * in cache for a program's working set), and each 64 MiB region (a thread's
+ * malloc arena) is displaced so arenas do not pile onto the same slots. */
+static inline size_t live_home(const void *p)
+{
+	uintptr_t a = (uintptr_t)p >> 4;
+
+	return (size_t)(a ^ (a >> 22) * 0x9e3779b1u) & live_mask;
+}
+
+static int live_put(const void *p, uint64_t val)
+{
+	size_t i = live_home(p);
+
+	for (int n = 0; n < PROBES; n++, i = (i + 1) & live_mask) {
+		struct live *s = &live[i];
+		uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+		if ((k == EMPTY || k == TOMB) &&
+		    __atomic_compare_exchange_n(&s->key, &k, BUSY, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			__atomic_store_n(&s->val, val, __ATOMIC_RELAXED);
+			__atomic_store_n(&s->key, (uintptr_t)p, __ATOMIC_RELEASE);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void filter_add(const void *p)
+{
+	unsigned char *c = &shim_heap_filter[shim_heap_bucket(p)];
+	unsigned char v;
+
+	if (mean == 1)
+		return; /* every block is sampled: the filter is full for good */
+	v = __atomic_load_n(c, __ATOMIC_RELAXED);
+
+	while (v != 255 &&
+	       !__atomic_compare_exchange_n(c, &v, v + 1, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static void filter_del(const void *p)
+{
+	unsigned char *c = &shim_heap_filter[shim_heap_bucket(p)];
+	unsigned char v = __atomic_load_n(c, __ATOMIC_RELAXED);
+
+	/* a saturated bucket lost count of its members: it stays full */
+	while (v != 0 && v != 255 &&
+	       !__atomic_compare_exchange_n(c, &v, v - 1, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
+}
+
+static uint64_t est_bytes(uint64_t size)
+{
+	return (uint64_t)llround((double)size * shim_heap_weight(size, mean));
+}
+
+static void stats_flush(void)
+{
+	uint64_t now, peak;
+
+	now = __atomic_add_fetch(&live_bytes, (uint64_t)mine.live, __ATOMIC_RELAXED);
+	peak = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
+	while ((int64_t)now > (int64_t)peak &&
+	       !__atomic_compare_exchange_n(&peak_bytes, &peak, now, 1, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+	if (mine.samples)
+		__atomic_fetch_add(&n_samples, mine.samples, __ATOMIC_RELAXED);
+	if (mine.freed)
+		__atomic_fetch_add(&n_freed, mine.freed, __ATOMIC_RELAXED);
+	memset(&mine, 0, sizeof(mine));
+}
+
+/* Count a sample (+bytes) or a freed sample (-bytes) in this thread's batch. */
+static void stats_add(int64_t bytes, int freed)
+{
+	mine.live += bytes;
+	if (freed)
+		mine.freed++;
+	else
+		mine.samples++;
+	if (mine.samples + mine.freed >= BATCH_EVENTS || mine.live >= BATCH_BYTES ||
+	    mine.live <= -BATCH_BYTES)
+		stats_flush();
+}
+
+uint64_t shim_heap_forget(const void *p)
+{
+	size_t i;
+
+	if (!p || !live)
+		return 0;
+	i = live_home(p);
+	for (int n = 0; n < PROBES; n++, i = (i + 1) & live_mask) {
+		struct live *s = &live[i];
+		uintptr_t k = __atomic_load_n(&s->key, __ATOMIC_ACQUIRE);
+		uint64_t val;
+		int saved;
+		if (k == EMPTY)
+			return 0;
+		if (k != (uintptr_t)p)
+			continue;
+		val = __atomic_load_n(&s->val, __ATOMIC_RELAXED);
+		if (!__atomic_compare_exchange_n(&s->key, &k, TOMB, 0, __ATOMIC_ACQ_REL,
+						 __ATOMIC_RELAXED))
+			return 0; /* a double free raced us: the other one took it */
+		filter_del(p);
+		saved = errno; /* libm below; free and realloc keep errno */
+		stats_add(-(int64_t)est_bytes(val >> ID_BITS), 1);
+		errno = saved;
+		return val;
+	}
+	return 0;
+}
+
+void shim_heap_restore(const void *p, uint64_t entry)
+{
+	int saved;
+
+	if (!entry || live_put(p, entry) != 0)
+		return;
+	saved = errno;
+	filter_add(p);
+	mine.freed--; /* the forget that came before did not happen after all */
+	stats_add((int64_t)est_bytes(entry >> ID_BITS), 1);
+	errno = saved;
+}
+
+/* ---- the sample ---- */
+
+static void record(void *p, size_t n)
+{
+	uintptr_t pcs[SHIM_HEAP_DEPTH + 8];
+	int depth, skip = 0;
+	int64_t id;
+	double w;
+	uint64_t est;
+	struct hcount *c;
+	uint64_t size = n > SIZE_MAX_PACKED ? SIZE_MAX_PACKED : n;
+
+	depth = shim_unwind_here(pcs, SHIM_HEAP_DEPTH + 8);
+	/* leave out our own frames (this sampler, the hook): the innermost frame
+	 * is the code that called malloc */
+	while (skip < depth && pcs[skip] > self_lo && pcs[skip] <= self_hi)
+		skip++;
+	if (skip == depth) {
+		/* no unwinder: the hook's caller is not known here; keep the
+		 * allocation in the totals under an empty stack */
+		depth = skip = 0;
+	}
+	depth -= skip;
+	if (depth > SHIM_HEAP_DEPTH)
+		depth = SHIM_HEAP_DEPTH;
+	id = intern(pcs + skip, (uint32_t)depth);
+	if (id < 0) {
+		__atomic_fetch_add(&n_dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	c = &counts[shard * SHIM_HEAP_STACKS + (size_t)id];
+	__atomic_fetch_add(&c->samples, 1, __ATOMIC_RELAXED);
+	if (mean == 1) {
+		/* every allocation: weights are 1, objects are samples */
+		est = size;
+	} else {
+		w = shim_heap_weight(size, mean);
+		est = (uint64_t)llround(w * (double)size);
+		__atomic_fetch_add(&c->objs_fx, (uint64_t)llround(w * OBJ_ONE), __ATOMIC_RELAXED);
+	}
+	__atomic_fetch_add(&c->bytes, est, __ATOMIC_RELAXED);
+	if (!__atomic_load_n(&sampled, __ATOMIC_RELAXED))
+		__atomic_store_n(&sampled, 1, __ATOMIC_RELAXED);
+	if (live_put(p, size << ID_BITS | (uint64_t)id) != 0) {
+		/* counted as allocated; its in-use share is lost */
+		__atomic_fetch_add(&n_dropped, 1, __ATOMIC_RELAXED);
+		stats_add(0, 0);
+		return;
+	}
+	filter_add(p);
+	stats_add((int64_t)est, 0);
+}
+
+void shim_heap_sample(void *p, size_t n)
+{
+	int saved = errno;
+
+	int st = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+
+	if (st == OFF) {
+		shim_heap_left = INT64_MAX; /* this thread never comes back */
+		return;
+	}
+	if (st == BEFORE || !(shim_active & SHIM_FAM(ALLOC))) {
+		/* not decided yet (allocations before the constructor, or a
+		 * process the constructor left off): ask again after a few KiB */
+		shim_heap_left = 4096;
+		return;
+	}
+	if (!rng) {
+		/* the thread's first allocation: its first distance, which this
+		 * allocation may already cross */
+		seed();
+		shim_heap_left = draw() - (int64_t)n;
+		if (shim_heap_left > 0)
+			goto out;
+	}
+	shim_heap_left = draw();
+	/* Shimmer's own allocations and dlsym's are never the program's */
+	if (!p || shim_tls_alloc_guarded())
+		goto out;
+	shim_tls.internal++;
+	record(p, n);
+	shim_tls.internal--;
+out:
+	errno = saved;
+}
+
+/* ---- setup and export ---- */
+
+static void *map(size_t n)
+{
+	void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return (long)p < 0 && (long)p > -4096 ? NULL : p;
+}
+
+static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	uintptr_t a = (uintptr_t)arg;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a >= lo &&
+		    a < lo + ph->p_memsz) {
+			/* return addresses: in (lo, hi] */
+			self_lo = lo;
+			self_hi = lo + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int shim_heap_init(void)
+{
+	size_t cap;
+
+	mean = (uint64_t)shim_config.heap_sample;
+	if (!mean || !(shim_config.families & SHIM_FAM(ALLOC))) {
+		mean = 0;
+		__atomic_store_n(&state, OFF, __ATOMIC_RELEASE);
+		return 0;
+	}
+	/* every allocation sampled needs room for every live block; sparse
+	 * sampling needs little (and must not cost resident memory) */
+	cap = mean < 65536 ? (1u << 20) : (1u << 16);
+	stacks = map(SHIM_HEAP_STACKS * sizeof(*stacks));
+	pcs_store = map(SHIM_HEAP_PCS * sizeof(*pcs_store));
+	live = map(cap * sizeof(*live));
+	counts = map(SHARDS * SHIM_HEAP_STACKS * sizeof(*counts));
+	if (!stacks || !pcs_store || !live || !counts) {
+		shim_err("cannot map the heap sample tables: heap profiling is off");
+		mean = 0;
+		live = NULL;
+		__atomic_store_n(&state, OFF, __ATOMIC_RELEASE);
+		return -1;
+	}
+	live_mask = cap - 1;
+	if (mean == 1)
+		memset(shim_heap_filter, 255, sizeof(shim_heap_filter)); /* every free looks */
+	dl_iterate_phdr(find_self, (void *)(uintptr_t)shim_heap_init);
+	if (shim_unwind_init() != 0)
+		shim_info("libunwind.so.8 not found: heap samples without stacks");
+	__atomic_store_n(&state, ON, __ATOMIC_RELEASE);
+	/* this (main) thread may hold a distance from before the decision */
+	shim_heap_left = 0;
+	return 0;
+}
+
+uint64_t shim_heap_mean(void)
+{
+	return mean;
+}
+
+/* Stack i's counts over all shards; objs_fx filled in for every-allocation mode. */
+static void sum(uint32_t i, struct hcount *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (int k = 0; k < SHARDS; k++) {
+		const struct hcount *c = &counts[(size_t)k * SHIM_HEAP_STACKS + i];
+		t->samples += __atomic_load_n(&c->samples, __ATOMIC_RELAXED);
+		t->objs_fx += __atomic_load_n(&c->objs_fx, __ATOMIC_RELAXED);
+		t->bytes += __atomic_load_n(&c->bytes, __ATOMIC_RELAXED);
+	}
+	if (mean == 1)
+		t->objs_fx = (uint64_t)(t->samples * OBJ_ONE);
+}
+
+uint64_t shim_heap_samples(void)
+{
+	uint64_t n = __atomic_load_n(&n_samples, __ATOMIC_RELAXED);
+
+	/* threads add their counts in batches: any sample at all shows */
+	return n ? n : (uint64_t)__atomic_load_n(&sampled, __ATOMIC_RELAXED);
+}
+
+void shim_heap_stats(struct shim_heap_stats *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->samples = __atomic_load_n(&n_samples, __ATOMIC_RELAXED);
+	s->dropped = __atomic_load_n(&n_dropped, __ATOMIC_RELAXED);
+	s->freed = __atomic_load_n(&n_freed, __ATOMIC_RELAXED);
+	s->live_bytes = __atomic_load_n(&live_bytes, __ATOMIC_RELAXED);
+	if ((int64_t)s->live_bytes < 0)
+		s->live_bytes = 0; /* frees flushed before the samples they undo */
+	s->peak_bytes = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
+	for (uint32_t i = 0; stacks && i < SHIM_HEAP_STACKS; i++) {
+		struct hcount t;
+		if (!__atomic_load_n(&stacks[i].ready, __ATOMIC_ACQUIRE))
+			continue;
+		sum(i, &t);
+		s->alloc_bytes += t.bytes;
+		s->alloc_objects += (uint64_t)llround((double)t.objs_fx / OBJ_ONE);
+	}
+}
+
+void shim_heap_foreach_stack(void (*fn)(uint32_t id, const uintptr_t *pcs, uint32_t depth,
+					uint64_t samples, double objects, double bytes, void *arg),
+			     void *arg)
+{
+	for (uint32_t i = 0; stacks && i < SHIM_HEAP_STACKS; i++) {
+		const struct hstack *e = &stacks[i];
+		struct hcount t;
+		if (!__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE))
+			continue;
+		sum(i, &t);
+		if (t.samples)
+			fn(i, &pcs_store[e->off], e->depth, t.samples, (double)t.objs_fx / OBJ_ONE,
+			   (double)t.bytes, arg);
+	}
+}
+
+void shim_heap_foreach_live(void (*fn)(uint32_t id, uint64_t size, void *arg), void *arg)
+{
+	for (size_t i = 0; live && i <= live_mask; i++) {
+		uintptr_t k = __atomic_load_n(&live[i].key, __ATOMIC_ACQUIRE), k2;
+		uint64_t val;
+		if (k <= TOMB)
+			continue;
+		val = __atomic_load_n(&live[i].val, __ATOMIC_RELAXED);
+		k2 = __atomic_load_n(&live[i].key, __ATOMIC_ACQUIRE);
+		if (k2 != k)
+			continue; /* freed (and maybe reused) while read */
+		fn((uint32_t)(val & ((1u << ID_BITS) - 1)), val >> ID_BITS, arg);
+	}
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: MIT */
+/* Heap profiling by sampled allocations, as tcmalloc, jemalloc and Go do it:
+ * every thread counts down the bytes it allocates; the allocation that takes
+ * the count to zero or below is sampled (its stack unwound and interned, its
+ * pointer entered into a table of live samples) and a new distance is drawn
+ * from an exponential distribution with mean SHIMMER_HEAP_SAMPLE bytes. free
+ * and realloc find sampled pointers through a small counting filter and a
+ * lock-free table. No malloc, no locks, no stdio anywhere here. */
+#ifndef SHIM_HEAP_H
+#define SHIM_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHIM_HEAP_DEPTH 64	    /* frames kept per sampled allocation */
+#define SHIM_HEAP_STACKS 16384	    /* distinct allocation stacks (power of two) */
+#define SHIM_HEAP_PCS (256 * 1024)  /* PCs stored over all stacks */
+#define SHIM_HEAP_FILTER (1u << 16) /* counting filter of live sampled pointers */
+
+/* Bytes this thread may still allocate before its next sample; <= 0 means
+ * the next allocation is sampled (0 for a new thread: its first allocation
+ * draws the first distance). */
+extern __thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
+
+/* Live sampled pointers per filter bucket (saturating at 255: a full bucket
+ * stays full and only costs its frees a table probe). */
+extern unsigned char shim_heap_filter[SHIM_HEAP_FILTER];
+
+static inline uint32_t shim_heap_bucket(const void *p)
+{
+	return (uint32_t)(((uint64_t)(uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull >> 48);
+}
+
+/* The sampling decision of an allocation of n bytes that returned p, and
+ * the sample itself when due. Async-signal-safe: no (it unwinds; libunwind
+ * may take the loader lock). Allocates: no. Locks: none. errno: kept. */
+void shim_heap_sample(void *p, size_t n);
+
+/* Forget p if it is a live sampled pointer. Returns its entry (for
+ * shim_heap_restore) or 0 when p was not sampled. Allocates: no. Locks: none. */
+uint64_t shim_heap_forget(const void *p);
+
+/* Put back the entry shim_heap_forget returned (a realloc that failed). */
+void shim_heap_restore(const void *p, uint64_t entry);
+
+/* Hot path of every allocation hook: one thread-local subtraction. */
+static inline __attribute__((always_inline)) void shim_heap_alloc(void *p, size_t n)
+{
+	if (__builtin_expect((shim_heap_left -= (int64_t)n) <= 0, 0))
+		shim_heap_sample(p, n);
+}
+
+/* Hot path of free and realloc: one filter load. Returns what
+ * shim_heap_forget returned (0 for nearly every pointer). */
+static inline __attribute__((always_inline)) uint64_t shim_heap_free(const void *p)
+{
+	if (__builtin_expect(shim_heap_filter[shim_heap_bucket(p)] != 0, 0))
+		return shim_heap_forget(p);
+	return 0;
+}
+
+/* Read SHIMMER_HEAP_SAMPLE from shim_config, map the tables and load the
+ * unwinder. Returns 0, or -1 with one "shimmer: " line (heap profiling is
+ * then off). Constructor only. */
+int shim_heap_init(void);
+
+/* Mean bytes between samples; 0 when heap profiling is off. */
+uint64_t shim_heap_mean(void);
+
+/* Sampled allocations so far (live or freed); threads add theirs in batches
+ * of up to 64, so this lags, but is nonzero once any sample was taken. */
+uint64_t shim_heap_samples(void);
+
+/* The unbiased weight of one sampled allocation of `size` bytes at `mean`:
+ * how many allocations of that size it stands for, 1 / (1 - exp(-size/mean))
+ * (Go's scaleHeapSample). 1 when every allocation is sampled. Pure. */
+double shim_heap_weight(uint64_t size, uint64_t mean);
+
+struct shim_heap_stats {
+	uint64_t samples;	     /* sampled allocations counted */
+	uint64_t dropped;	     /* sampled, but no room for the stack (not counted)
+				      * or the pointer (counted, never in use) */
+	uint64_t freed;		     /* sampled allocations freed since */
+	uint64_t live_bytes;	     /* estimated bytes in use now (sampled, scaled) */
+	uint64_t peak_bytes;	     /* the highest live_bytes seen */
+	uint64_t alloc_bytes;	     /* estimated bytes allocated in all */
+	uint64_t alloc_objects;	     /* estimated allocations in all */
+};
+
+/* Counters so far. Safe at any time (relaxed reads). samples, freed,
+ * live_bytes and peak_bytes lag by up to 64 events or 1 MiB a thread:
+ * threads add to them in batches. */
+void shim_heap_stats(struct shim_heap_stats *s);
+
+/* Call fn for every interned stack (id, pcs leaf first as return addresses,
+ * depth, sampled allocations, estimated objects and bytes allocated). Export
+ * time; safe while other threads keep sampling. */
+void shim_heap_foreach_stack(void (*fn)(uint32_t id, const uintptr_t *pcs, uint32_t depth,
+					uint64_t samples, double objects, double bytes, void *arg),
+			     void *arg);
+
+/* Call fn(stack id, size) for every live sampled allocation. Export time. */
+void shim_heap_foreach_live(void (*fn)(uint32_t id, uint64_t size, void *arg), void *arg);
+
+#endif

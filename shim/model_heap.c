@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: MIT */
+/* The heap part of the model: every interned allocation stack of the heap
+ * sampler, symbolized once per distinct address into its own mappings,
+ * functions and locations (the CPU part's shapes), leading "operator new"
+ * frames left out, with the estimated bytes and objects allocated (every
+ * sample) and in use (samples still live now). Export time only: allocates
+ * freely; the sampler keeps running meanwhile. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "heap.h"
+#include "model.h"
+
+/* Open addressing from a non-zero 64-bit key to an index. */
+struct map {
+	uint64_t *keys;
+	uint32_t *vals;
+	size_t cap, n;
+};
+
+static uint32_t *map_slot(struct map *m, uint64_t key, int *found)
+{
+	size_t j;
+
+	if ((m->n + 1) * 2 > m->cap) {
+		struct map g = {.cap = m->cap ? m->cap * 2 : 1024, .n = m->n};
+		g.keys = calloc(g.cap, sizeof(*g.keys));
+		g.vals = calloc(g.cap, sizeof(*g.vals));
+		if (!g.keys || !g.vals) {
+			free(g.keys);
+			free(g.vals);
+			return NULL;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (!m->keys[i])
+				continue;
+			j = (m->keys[i] * 0x9e3779b97f4a7c15ull) >> 20 & (g.cap - 1);
+			while (g.keys[j])
+				j = (j + 1) & (g.cap - 1);
+			g.keys[j] = m->keys[i];
+			g.vals[j] = m->vals[i];
+		}
+		free(m->keys);
+		free(m->vals);
+		*m = g;
+	}
+	j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (m->cap - 1);
+	while (m->keys[j] && m->keys[j] != key)
+		j = (j + 1) & (m->cap - 1);
+	*found = m->keys[j] == key;
+	if (!*found) {
+		m->keys[j] = key;
+		m->n++;
+	}
+	return &m->vals[j];
+}
+
+static int grow(void **arr, size_t *cap, size_t n, size_t size)
+{
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*arr, (*cap ? *cap * 2 : 64) * size);
+	if (!p)
+		return -1;
+	*arr = p;
+	*cap = *cap ? *cap * 2 : 64;
+	return 0;
+}
+
+struct build {
+	struct shim_model_heap *h;
+	struct map locmap, funcmap;
+	size_t cap_locs, cap_funcs, cap_maps;
+	int32_t *of_id; /* heap stack id -> index into h->stacks, -1 none */
+	int failed;
+};
+
+static uint64_t str_hash(const char *a, const char *b)
+{
+	uint64_t x = 0xcbf29ce484222325ull;
+
+	for (; *a; a++)
+		x = (x ^ (unsigned char)*a) * 0x100000001b3ull;
+	x = (x ^ 0xff) * 0x100000001b3ull;
+	for (; *b; b++)
+		x = (x ^ (unsigned char)*b) * 0x100000001b3ull;
+	return x ? x : 1;
+}
+
+/* Executable mappings with a file, as /proc/self/maps lists them. */
+static int read_mappings(struct build *b)
+{
+	struct shim_model_heap *h = b->h;
+	FILE *f = fopen("/proc/self/maps", "re");
+	char line[4352];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, off;
+		char perms[8], *path;
+		int pos = 0;
+		struct shim_model_mapping *mp;
+		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s%n", &lo, &hi, perms, &off, &pos) < 4 ||
+		    perms[2] != 'x')
+			continue;
+		path = line + pos + strspn(line + pos, " ");
+		path[strcspn(path, "\n")] = '\0';
+		if (path[0] != '/')
+			continue;
+		if (grow((void **)&h->mappings, &b->cap_maps, h->nmappings, sizeof(*mp)) != 0)
+			goto fail;
+		mp = &h->mappings[h->nmappings];
+		memset(mp, 0, sizeof(*mp));
+		mp->start = lo;
+		mp->limit = hi;
+		mp->offset = off;
+		if (!(mp->path = strdup(path)))
+			goto fail;
+		h->nmappings++;
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+static int64_t intern_func(struct build *b, struct shim_frame *f)
+{
+	struct shim_model_heap *h = b->h;
+	int found;
+	uint32_t *v = map_slot(&b->funcmap, str_hash(f->path ? f->path : f->module, f->func),
+			       &found);
+	struct shim_model_func *fn;
+
+	if (!v)
+		return -1;
+	if (found)
+		return *v;
+	if (grow((void **)&h->funcs, &b->cap_funcs, h->nfuncs, sizeof(*fn)) != 0)
+		return -1;
+	fn = &h->funcs[h->nfuncs];
+	memset(fn, 0, sizeof(*fn));
+	fn->name = f->func;
+	fn->file = f->file;
+	fn->module = f->module;
+	fn->line = f->line;
+	fn->call = -1;
+	f->func = f->file = f->module = NULL;
+	*v = (uint32_t)h->nfuncs;
+	return (int64_t)h->nfuncs++;
+}
+
+/* The location of the call instruction before return address ret. */
+static int64_t intern_loc(struct build *b, uintptr_t ret)
+{
+	struct shim_model_heap *h = b->h;
+	uint64_t addr = ret - 1;
+	int found;
+	uint32_t *v = map_slot(&b->locmap, addr ? addr : ~0ull, &found);
+	struct shim_frame f;
+	struct shim_model_loc *l;
+	int64_t fi;
+
+	if (!v)
+		return -1;
+	if (found)
+		return *v;
+	if (shim_sym_pc((uintptr_t)addr, &f) != 0)
+		return -1;
+	fi = intern_func(b, &f);
+	if (fi < 0 || grow((void **)&h->locs, &b->cap_locs, h->nlocs, sizeof(*l)) != 0) {
+		shim_sym_frame_free(&f);
+		return -1;
+	}
+	l = &h->locs[h->nlocs];
+	l->address = addr;
+	l->mapping = UINT32_MAX;
+	for (size_t i = 0; i < h->nmappings; i++)
+		if (addr >= h->mappings[i].start && addr < h->mappings[i].limit)
+			l->mapping = (uint32_t)i;
+	l->func = (uint32_t)fi;
+	l->line = f.pc_line;
+	shim_sym_frame_free(&f);
+	*v = (uint32_t)h->nlocs;
+	return (int64_t)h->nlocs++;
+}
+
+static void add_stack(uint32_t id, const uintptr_t *pcs, uint32_t depth, uint64_t samples,
+		      double objects, double bytes, void *arg)
+{
+	struct build *b = arg;
+	struct shim_model_heap *h = b->h;
+	struct shim_model_stack *s;
+	struct shim_model_heap_value *v;
+	uint32_t *locs, skip;
+
+	if (b->failed || !depth)
+		return;
+	/* stacks and values grow together: one capacity for both */
+	if (h->nstacks % 64 == 0) {
+		void *ns = realloc(h->stacks, (h->nstacks + 64) * sizeof(*h->stacks));
+		void *nv = ns ? realloc(h->values, (h->nstacks + 64) * sizeof(*h->values)) : NULL;
+		if (ns)
+			h->stacks = ns;
+		if (!nv)
+			goto fail;
+		h->values = nv;
+	}
+	if (!(locs = malloc(depth * sizeof(*locs))))
+		goto fail;
+	s = &h->stacks[h->nstacks];
+	v = &h->values[h->nstacks];
+	memset(s, 0, sizeof(*s));
+	memset(v, 0, sizeof(*v));
+	s->locs = locs;
+	h->nstacks++;
+	for (uint32_t i = 0; i < depth; i++) {
+		int64_t li = intern_loc(b, pcs[i]);
+		if (li < 0)
+			goto fail;
+		locs[i] = (uint32_t)li;
+		s->depth = i + 1;
+	}
+	/* the C++ allocation entry points are the allocator, not the code that
+	 * allocates (pprof prunes them for tcmalloc the same way) */
+	skip = 0;
+	while (skip + 1 < s->depth &&
+	       !strncmp(h->funcs[h->locs[locs[skip]].func].name, "operator new", 12))
+		skip++;
+	if (skip) {
+		memmove(locs, locs + skip, (s->depth - skip) * sizeof(*locs));
+		s->depth -= skip;
+	}
+	v->samples = samples;
+	v->alloc_objects = (uint64_t)llround(objects);
+	v->alloc_space = (uint64_t)llround(bytes);
+	s->count = v->alloc_space;
+	b->of_id[id] = (int32_t)(h->nstacks - 1);
+	return;
+fail:
+	b->failed = 1;
+}
+
+/* Accumulated in doubles, rounded once per stack (inuse_fx pairs with values). */
+struct inuse {
+	struct build *b;
+	double *objs, *bytes;
+};
+
+static void add_live(uint32_t id, uint64_t size, void *arg)
+{
+	struct inuse *u = arg;
+	double w = shim_heap_weight(size, u->b->h->mean);
+	int32_t i = id < SHIM_HEAP_STACKS ? u->b->of_id[id] : -1;
+
+	if (i < 0)
+		return;
+	u->objs[i] += w;
+	u->bytes[i] += w * (double)size;
+}
+
+/* Self (leaf) and total (anywhere, once per stack) bytes allocated per function. */
+static void func_totals(struct shim_model_heap *h)
+{
+	for (size_t i = 0; i < h->nstacks; i++) {
+		const struct shim_model_stack *s = &h->stacks[i];
+		for (uint32_t d = 0; d < s->depth; d++) {
+			uint32_t f = h->locs[s->locs[d]].func;
+			int dup = 0;
+			for (uint32_t k = 0; k < d && !dup; k++)
+				dup = h->locs[s->locs[k]].func == f;
+			if (!dup)
+				h->funcs[f].total += s->count;
+		}
+		if (s->depth)
+			h->funcs[h->locs[s->locs[0]].func].self += s->count;
+	}
+}
+
+int shim_model_build_heap(struct shim_model *m)
+{
+	struct shim_model_heap *h = &m->heap;
+	struct build b;
+	struct inuse u = {0};
+	struct shim_heap_stats st;
+
+	memset(h, 0, sizeof(*h));
+	h->mean = shim_heap_mean();
+	if (!h->mean || !shim_heap_samples())
+		return 0;
+	memset(&b, 0, sizeof(b));
+	b.h = h;
+	b.of_id = malloc(SHIM_HEAP_STACKS * sizeof(*b.of_id));
+	if (!b.of_id || read_mappings(&b) != 0)
+		goto fail;
+	memset(b.of_id, 0xff, SHIM_HEAP_STACKS * sizeof(*b.of_id));
+	shim_heap_foreach_stack(add_stack, &b);
+	if (b.failed)
+		goto fail;
+	u.b = &b;
+	u.objs = calloc(h->nstacks + 1, sizeof(*u.objs));
+	u.bytes = calloc(h->nstacks + 1, sizeof(*u.bytes));
+	if (!u.objs || !u.bytes)
+		goto fail;
+	shim_heap_foreach_live(add_live, &u);
+	for (size_t i = 0; i < h->nstacks; i++) {
+		struct shim_model_heap_value *v = &h->values[i];
+		v->inuse_objects = (uint64_t)llround(u.objs[i]);
+		v->inuse_space = (uint64_t)llround(u.bytes[i]);
+		h->samples += v->samples;
+		h->alloc_objects += v->alloc_objects;
+		h->alloc_space += v->alloc_space;
+		h->inuse_objects += v->inuse_objects;
+		h->inuse_space += v->inuse_space;
+	}
+	func_totals(h);
+	shim_heap_stats(&st);
+	h->dropped = st.dropped;
+	free(u.objs);
+	free(u.bytes);
+	free(b.of_id);
+	free(b.locmap.keys);
+	free(b.locmap.vals);
+	free(b.funcmap.keys);
+	free(b.funcmap.vals);
+	return 0;
+fail:
+	free(u.objs);
+	free(u.bytes);
+	free(b.of_id);
+	free(b.locmap.keys);
+	free(b.locmap.vals);
+	free(b.funcmap.keys);
+	free(b.funcmap.vals);
+	return -1;
+}
+
+void shim_model_free_heap(struct shim_model *m)
+{
+	struct shim_model_heap *h = &m->heap;
+
+	for (size_t i = 0; h->funcs && i < h->nfuncs; i++) {
+		free(h->funcs[i].name);
+		free(h->funcs[i].file);
+		free(h->funcs[i].module);
+	}
+	for (size_t i = 0; h->stacks && i < h->nstacks; i++)
+		free(h->stacks[i].locs);
+	for (size_t i = 0; h->mappings && i < h->nmappings; i++)
+		free(h->mappings[i].path);
+	free(h->funcs);
+	free(h->locs);
+	free(h->stacks);
+	free(h->values);
+	free(h->mappings);
+	memset(h, 0, sizeof(*h));
+}

@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/* The heap sampler's weight (Go's scaleHeapSample) and the heap writers on a
+ * hand-built heap model: heap.folded's exact text, heap.pb.gz decoded by
+ * tests/e2e/pprofcheck.py, heap-flamegraph.svg and the leak report in
+ * profile.txt (ordered by live bytes). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "../../export/export.h"
+#include "../../shim/heap.h"
+#include "model_fixture.h"
+
+static void weight(void **state)
+{
+	(void)state;
+	/* every allocation sampled: each stands for itself */
+	assert_true(shim_heap_weight(100, 1) == 1.0);
+	assert_true(shim_heap_weight(0, 524288) == 1.0);
+	/* a block of the mean's size: 1 / (1 - 1/e) */
+	assert_true(fabs(shim_heap_weight(524288, 524288) - 1.0 / (1.0 - exp(-1.0))) < 1e-12);
+	/* small blocks: about mean / size + 1/2 */
+	assert_true(fabs(shim_heap_weight(16, 524288) - (524288.0 / 16 + 0.5)) < 1e-3);
+	/* huge blocks are always sampled */
+	assert_true(fabs(shim_heap_weight(1ull << 40, 524288) - 1.0) < 1e-12);
+}
+
+/* Heap stacks over the fixture's functions: main -> work (leaks), main ->
+ * do_writes (allocates and frees), main -> spin (leaks less). */
+static uint32_t hx_s0[] = {F_WORK, F_MAIN};
+static uint32_t hx_s1[] = {F_DOWR, F_MAIN};
+static uint32_t hx_s2[] = {F_SPIN, F_MAIN};
+static struct shim_model_stack hx_stacks[3];
+static struct shim_model_heap_value hx_values[3] = {
+	{.samples = 10, .alloc_objects = 100, .alloc_space = 4096000, .inuse_objects = 100,
+	 .inuse_space = 4096000},
+	{.samples = 50, .alloc_objects = 50000, .alloc_space = 9000000},
+	{.samples = 2, .alloc_objects = 20, .alloc_space = 2000, .inuse_objects = 5,
+	 .inuse_space = 500},
+};
+
+static void heap_build(struct shim_model *m)
+{
+	fixture_build(m, 1);
+	hx_stacks[0] = (struct shim_model_stack){.locs = hx_s0, .depth = 2};
+	hx_stacks[1] = (struct shim_model_stack){.locs = hx_s1, .depth = 2};
+	hx_stacks[2] = (struct shim_model_stack){.locs = hx_s2, .depth = 2};
+	for (int i = 0; i < 3; i++)
+		hx_stacks[i].count = hx_values[i].alloc_space;
+	m->heap.mean = 524288;
+	m->heap.samples = 62;
+	m->heap.alloc_objects = 50120;
+	m->heap.alloc_space = 13098000;
+	m->heap.inuse_objects = 105;
+	m->heap.inuse_space = 4096500;
+	m->heap.mappings = m->mappings;
+	m->heap.nmappings = m->nmappings;
+	m->heap.funcs = m->funcs;
+	m->heap.nfuncs = m->nfuncs;
+	m->heap.locs = m->locs;
+	m->heap.nlocs = m->nlocs;
+	m->heap.stacks = hx_stacks;
+	m->heap.values = hx_values;
+	m->heap.nstacks = 3;
+}
+
+static void folded_heap(void **state)
+{
+	struct shim_model m;
+	struct shim_sink s;
+	(void)state;
+
+	heap_build(&m);
+	shim_sink_init(&s);
+	assert_int_equal(shim_export_folded_heap(&m, &s), 0);
+	assert_string_equal(s.buf, "main;do_writes 9000000\n"
+				   "main;spin 2000\n"
+				   "main;work 4096000\n");
+	shim_sink_free(&s);
+}
+
+static char *run(const char *cmd)
+{
+	FILE *p = popen(cmd, "r");
+	struct shim_sink s;
+	char buf[4096];
+	size_t n;
+
+	assert_non_null(p);
+	shim_sink_init(&s);
+	while ((n = fread(buf, 1, sizeof(buf), p)) > 0)
+		shim_sink_write(&s, buf, n);
+	assert_int_equal(pclose(p), 0);
+	shim_sink_write(&s, "", 0);
+	return s.buf;
+}
+
+static void pprof_heap(void **state)
+{
+	struct shim_model m;
+	struct shim_sink s;
+	char cmd[512], *out;
+	json_t *j, *st;
+	(void)state;
+
+	heap_build(&m);
+	shim_sink_init(&s);
+	assert_int_equal(shim_export_pprof_heap(&m, &s), 0);
+	snprintf(cmd, sizeof(cmd), "python3 tests/e2e/pprofcheck.py %s",
+		 fixture_file(&s, ".pb.gz"));
+	shim_sink_free(&s);
+	out = run(cmd);
+	j = json_loads(out, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "default_sample_type")),
+			    "inuse_space");
+	st = json_object_get(j, "sample_type");
+	assert_int_equal(json_array_size(st), 4);
+	assert_string_equal(json_string_value(json_array_get(json_array_get(st, 3), 0)),
+			    "inuse_space");
+	assert_string_equal(json_string_value(json_array_get(json_array_get(st, 1), 1)),
+			    "bytes");
+	assert_int_equal(json_integer_value(json_object_get(j, "period")), 524288);
+	/* pprofcheck sums the first value: alloc_objects by leaf */
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "flat"), "do_writes")),
+			 50000);
+	assert_int_equal(json_integer_value(json_object_get(j, "total")), 50120);
+	json_decref(j);
+	free(out);
+}
+
+static void flamegraph_heap(void **state)
+{
+	struct shim_model m;
+	struct shim_sink s;
+	(void)state;
+
+	heap_build(&m);
+	shim_sink_init(&s);
+	assert_int_equal(shim_export_flamegraph_heap(&m, &s), 0);
+	shim_sink_write(&s, "", 1);
+	assert_non_null(strstr(s.buf, "Heap flame graph (bytes allocated): t_prog (pid 4242)"));
+	assert_non_null(strstr(s.buf, "<title>work (4096000 bytes, 31.27%)</title>"));
+	assert_non_null(strstr(s.buf, "<title>all (13098000 bytes, 100.00%)</title>"));
+	shim_sink_free(&s);
+}
+
+static void table_inuse(void **state)
+{
+	struct shim_model m;
+	struct shim_sink s;
+	char *a, *b;
+	(void)state;
+
+	heap_build(&m);
+	shim_sink_init(&s);
+	shim_export_table_heap(&m, &s);
+	shim_sink_write(&s, "", 1);
+	assert_non_null(strstr(s.buf, "In use at exit (top 10 stacks by live bytes, estimated): "
+				      "4096500 bytes in 105 allocations"));
+	a = strstr(s.buf, "      4096000        100  work (t.c:32) <- main (t.c:12)\n");
+	b = strstr(s.buf, "          500          5  spin (t.c:42) <- main (t.c:12)\n");
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_true(a < b);
+	/* freed everything: not in the leak report */
+	assert_null(strstr(strstr(s.buf, "In use at exit"), "do_writes"));
+	shim_sink_free(&s);
+
+	/* no heap samples: no section */
+	fixture_build(&m, 1);
+	shim_sink_init(&s);
+	shim_export_table_heap(&m, &s);
+	assert_int_equal(s.len, 0);
+	shim_sink_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(weight),
+		cmocka_unit_test(folded_heap),
+		cmocka_unit_test(pprof_heap),
+		cmocka_unit_test(flamegraph_heap),
+		cmocka_unit_test(table_inuse),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
