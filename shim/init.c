@@ -72,6 +72,7 @@ static void fork_prepare(void)
 {
 	shim_tls.internal++;
 	shim_output_fork_prepare(); /* before the registry lock: a flush takes both */
+	shim_profiler_fork_prepare();
 	shim_thread_fork_prepare();
 }
 
@@ -79,6 +80,7 @@ static void fork_parent(void)
 {
 	shim_thread_fork_parent();
 	shim_output_fork_parent();
+	shim_profiler_fork_parent();
 	shim_tls.internal--;
 }
 

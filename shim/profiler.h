@@ -20,7 +20,7 @@ struct shim_prof_view {
 	const char *name;	  /* comm at exit; "" for live threads */
 	uint64_t samples;	  /* kept in tab */
 	uint64_t dropped;	  /* no room in tab */
-	uint64_t skipped;	  /* arrived while Shimmer's own code ran */
+	uint64_t skipped;	  /* arrived while Shimmer's own code ran or a fork was made */
 	double clock_seconds;	  /* thread clock from arming to its last sample or exit */
 	const struct shim_stk_table *tab;
 };
@@ -48,8 +48,19 @@ void *shim_profiler_wrap(void *(**start)(void *), void **arg);
 /* pthread_create failed: give back the record shim_profiler_wrap returned. */
 void shim_profiler_unwrap(void *rec);
 
-/* fork child: forget the parent's samples and threads, re-arm this thread.
- * Call from the atfork child handler. */
+/* fork prepare: new samples are skipped (counted) until the fork is over,
+ * and the call waits (at most ~200 ms) for handlers still unwinding in other
+ * threads, so none holds libunwind's cache lock or the loader's
+ * dl_iterate_phdr lock when the child is made: the child's own samples and
+ * its exit flush take them again. Call from the atfork prepare handler.
+ * Async-signal-safe: yes. Allocates: no. Locks: none (waits, bounded). */
+void shim_profiler_fork_prepare(void);
+
+/* fork parent: sampling resumes. Call from the atfork parent handler. */
+void shim_profiler_fork_parent(void);
+
+/* fork child: forget the parent's samples and threads, re-arm this thread,
+ * resume sampling. Call from the atfork child handler. */
 void shim_profiler_fork_child(void);
 
 /* Nonzero while Shimmer's handler owns SIGPROF. Async-signal-safe: yes. */

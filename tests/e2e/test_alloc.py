@@ -5,7 +5,7 @@ libc and the loader allocate for themselves (stdio buffers, thread DTVs), so
 counts are compared as the difference between N iterations and none."""
 import os
 
-from shimlib import ShimTest, target
+from shimlib import SAN, ShimTest, target
 
 N = 1000
 THREADS = 8
@@ -26,6 +26,12 @@ C_PER_ITER = {
     "munmap": (1, 8192),
 }
 FAILS = {"malloc": 1, "posix_memalign": 1, "mmap": 1}
+# Under make asan, libasan is first in LD_PRELOAD and its allocator serves the
+# malloc family itself: those calls never reach our hooks (mmap/munmap still
+# do, through its interceptors). Results and errno stay checked there.
+NOT_SEEN = "under ASan its allocator answers malloc first: allocation counts are " \
+    "checked in the plain build"
+SAN_UNSEEN = set(C_PER_ITER) - {"mmap", "munmap"} if SAN else set()
 
 
 def stat(p, fn, key):
@@ -53,6 +59,8 @@ class TestAlloc(ShimTest):
         _, zero = self.profile_of("t_alloc", 0)
         for fn, (calls, nbytes) in C_PER_ITER.items():
             with self.subTest(fn=fn):
+                if fn in SAN_UNSEEN:
+                    self.skipTest(NOT_SEEN)
                 self.assertEqual(full.functions[fn]["family"], "alloc")
                 self.assertEqual(stat(full, fn, "calls") - stat(zero, fn, "calls"), N * calls)
                 self.assertEqual(stat(full, fn, "bytes") - stat(zero, fn, "bytes"), N * nbytes)
@@ -60,7 +68,7 @@ class TestAlloc(ShimTest):
                 self.assertEqual(stat(full, fn, "errors"), FAILS.get(fn, 0))
                 self.assertEqual(stat(zero, fn, "errors"), FAILS.get(fn, 0))
         # never timed: allocation rows carry no time
-        self.assertEqual(full.functions["malloc"]["seconds"], 0.0)
+        self.assertEqual(full.functions["mmap" if SAN else "malloc"]["seconds"], 0.0)
 
     def test_errno_and_results_unchanged(self):
         for n in ("0", "3"):
@@ -70,6 +78,8 @@ class TestAlloc(ShimTest):
     def test_cxx_new_delete(self):
         bare, shim = self.assertTransparent([target("t_alloc_cxx"), str(N)])
         self.assertEqual(bare.stdout, b"done %d\n" % N)
+        if SAN:
+            self.skipTest(NOT_SEEN)
         full = shim.profile("t_alloc_cxx")
         for name in list(shim.folders()):
             os.rename(os.path.join(self.out, name), os.path.join(self.out, "n-" + name))
@@ -85,6 +95,8 @@ class TestAlloc(ShimTest):
         # ended threads are reused and nothing is left uncounted
         n = 2000
         bare, shim = self.assertTransparent([target("t_alloc_threads"), str(n)])
+        if SAN:  # the threads only malloc: no hooked call, no thread slot
+            self.skipTest(NOT_SEEN)
         full = shim.profile("t_alloc_threads")
         for name in list(shim.folders()):
             os.rename(os.path.join(self.out, name), os.path.join(self.out, "n-" + name))
@@ -102,3 +114,4 @@ class TestAlloc(ShimTest):
         p = r.profile("t_alloc")
         self.assertEqual(stat(p, "malloc", "calls"), 0)
         self.assertEqual(stat(p, "free", "calls"), 0)
+        self.assertEqual(stat(p, "mmap", "calls"), 0)  # seen under ASan too when on

@@ -2,10 +2,15 @@
 /* Stress for the sampler: four threads allocate, write to a pipe, check errno
  * after failing calls and hash what they did; in the middle the main thread
  * forks a child that works too and then execs argv[0] "child". Prints one
- * checksum and the number of errno surprises (must be 0). argv[1] scales. */
+ * checksum and the number of errno surprises (must be 0). argv[1] scales.
+ * argv[2] "calm": the threads only compute until the fork is made (they are
+ * started and sampled, but none is inside malloc or libc when the child is
+ * made), for allocators that are not fork-safe (ASan's in GCC 12). */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +23,9 @@ static long rounds = 20000;
 static uint64_t sums[NTHREADS];
 static int surprises[NTHREADS];
 static int pipefd[2];
+static int calm;
+static atomic_int ready, forked;
+static volatile uint64_t spun;
 
 __attribute__((noinline)) uint64_t mix(uint64_t h, const unsigned char *p, size_t n)
 {
@@ -31,6 +39,13 @@ static void *worker(void *arg)
 	int id = (int)(long)arg;
 	uint64_t h = 0xcbf29ce484222325ull + (uint64_t)id;
 
+	if (calm) {
+		unsigned char buf[64];
+		memset(buf, id, sizeof(buf));
+		atomic_fetch_add(&ready, 1);
+		while (!atomic_load(&forked))
+			spun = mix(spun, buf, sizeof(buf));
+	}
 	for (long r = 0; r < rounds; r++) {
 		size_t n = 64 + (size_t)((r * 7 + id) % 512);
 		unsigned char *p = malloc(n);
@@ -55,6 +70,7 @@ static void *drain(void *arg)
 {
 	char buf[4096];
 	(void)arg;
+	atomic_fetch_add(&ready, 1);
 	while (read(pipefd[0], buf, sizeof(buf)) > 0)
 		;
 	return NULL;
@@ -73,11 +89,14 @@ int main(int argc, char **argv)
 	}
 	if (argc > 1)
 		rounds = (long)(rounds * strtod(argv[1], NULL));
+	calm = argc > 2 && strcmp(argv[2], "calm") == 0;
 	if (pipe(pipefd) != 0 || pthread_create(&dr, NULL, drain, NULL) != 0)
 		return 1;
 	for (long i = 0; i < NTHREADS; i++)
 		if (pthread_create(&th[i], NULL, worker, (void *)i) != 0)
 			return 1;
+	while (calm && atomic_load(&ready) < NTHREADS + 1)
+		sched_yield();
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
@@ -91,6 +110,7 @@ int main(int argc, char **argv)
 		execl(argv[0], argv[0], "child", (char *)NULL);
 		_exit(2);
 	}
+	atomic_store(&forked, 1);
 	for (int i = 0; i < NTHREADS; i++)
 		pthread_join(th[i], NULL);
 	close(pipefd[1]);
