@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "../shim/span.h"
+#include "../shim/worker.h"
 #include "hook.h"
 
 /* The fortified entry points are declared only under _FORTIFY_SOURCE. */
@@ -396,10 +397,24 @@ SHIM_REAL_DECL(pipe2);
 
 /* pipe, pipe2: 0 or -1. Both ends are forgotten so that their first use
  * classifies them as "pipe:[inode]"; the call is recorded on the read end. */
+/* A pipe Shimmer's own code makes (libunwind's memory-probe pipe, made the
+ * first time it unwinds) must not take the low fd numbers the program expects
+ * its own first open or pipe to get: move both ends far up. */
+static int own_pipe(int r, int fds[2])
+{
+	if (r == 0) {
+		fds[0] = shim_worker_high_fd(fds[0]);
+		fds[1] = shim_worker_high_fd(fds[1]);
+	}
+	return r;
+}
+
 SHIM_EXPORT int pipe(int fds[2])
 {
 	int r, e;
 
+	if (__builtin_expect(shim_tls.internal, 0) && SHIM_RESOLVE(pipe))
+		return own_pipe(real_pipe(fds), fds);
 	HOOK_PRE(pipe, SHIM_FAMS_FD, -1, (fds));
 	r = real_pipe(fds);
 	e = errno;
@@ -415,6 +430,8 @@ SHIM_EXPORT int pipe2(int fds[2], int flags)
 {
 	int r, e;
 
+	if (__builtin_expect(shim_tls.internal, 0) && SHIM_RESOLVE(pipe2))
+		return own_pipe(real_pipe2(fds, flags), fds);
 	HOOK_PRE(pipe2, SHIM_FAMS_FD, -1, (fds, flags));
 	r = real_pipe2(fds, flags);
 	e = errno;

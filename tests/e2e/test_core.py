@@ -20,3 +20,13 @@ class TestCounts(ShimTest):
         self.assertEqual(p.resources[path]["written"], 100000)
         self.assertEqual(p.resources[path]["kind"], "file")
         self.assertEqual(os.stat(path).st_size, 100000)
+
+
+class TestOwnFds(ShimTest):
+    def test_first_fds_are_the_programs(self):
+        """Shimmer's own fds (libunwind's probe pipe, the worker's) stay far
+        above the numbers the program's first open and pipe get."""
+        for env in ({}, {"SHIMMER_HZ": "1000", "SHIMMER_HEAP_SAMPLE": "1"},
+                    {"SHIMMER_FLUSH_SECS": "1"}):
+            bare, shim = self.assertTransparent([target("t_firstfd")], env=env)
+            self.assertEqual(shim.stdout, b"open 3 pipe 4 5\n", env)
