@@ -165,7 +165,7 @@ static void proc_figures(struct shim_model *m)
 	m->proc.cpu_seconds = (double)(f[14] + f[15]) / tck;
 	m->proc.vm_bytes = f[23];
 	m->proc.rss_bytes = f[24] * (uint64_t)(page > 0 ? page : 4096);
-	m->threads_live = f[20] - (f[20] && shim_worker_is_self());
+	m->threads_live = f[20] - (f[20] && shim_worker_alive()); /* not ours */
 	m->proc.start_unix = boot_time();
 	if (m->proc.start_unix > 0)
 		m->proc.start_unix += (double)f[22] / tck;

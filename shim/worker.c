@@ -10,7 +10,10 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -41,7 +44,7 @@ static struct watch watches[SHIM_WORKER_FDS];
 static struct job starts[4]; /* shim_worker_on_start: fn and arg only */
 static int njobs, nwatches, nstarts;
 static int wake_fd = -1;
-static atomic_int running, stopping, exited;
+static atomic_int running, stopping, exited, created, worker_tid;
 static pthread_t thread;
 
 int shim_worker_every(unsigned period_ms, void (*fn)(void *), void *arg)
@@ -129,6 +132,7 @@ static void *loop(void *unused)
 {
 	(void)unused;
 	shim_tls.internal = 1; /* for the thread's whole life */
+	atomic_store(&worker_tid, (int)syscall(SYS_gettid));
 	/* A table of fds of its own: the files and sockets opened here (flushes,
 	 * the control socket) never take a number the program is about to reuse
 	 * (a shell's close(1) then dup2(f, 1)), and the program cannot close or
@@ -256,9 +260,10 @@ int shim_worker_start(void)
 	rc = pthread_create(&thread, &attr, loop, NULL);
 	pthread_attr_destroy(&attr);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc == 0)
+	if (rc == 0) {
+		atomic_store(&created, 1);
 		atomic_store(&running, 1);
-	else
+	} else
 		shim_err("cannot start the worker thread: %s; periodic work runs at exit only",
 			 strerror(rc));
 	shim_tls.internal--;
@@ -300,10 +305,26 @@ void shim_worker_fork_child(void)
 		close(wake_fd);
 	wake_fd = -1;
 	atomic_store(&stopping, 0);
+	atomic_store(&created, 0);
+	atomic_store(&worker_tid, 0);
 	if (atomic_load(&running)) {
 		atomic_store(&running, 0);
 		shim_worker_pending = njobs || nwatches || nstarts;
 	}
+}
+
+int shim_worker_alive(void)
+{
+	char path[40];
+	struct stat st;
+	int tid = atomic_load(&worker_tid);
+
+	if (!atomic_load(&created) || !tid)
+		return 0;
+	/* a joined thread stays in the kernel's count a moment after the join:
+	 * ask the kernel, not our flags */
+	snprintf(path, sizeof(path), "/proc/self/task/%d", tid);
+	return stat(path, &st) == 0;
 }
 
 int shim_worker_is_self(void)

@@ -60,6 +60,10 @@ void shim_worker_fork_child(void);
  * then leave ours alone. */
 int shim_worker_high_fd(int fd);
 
+/* Nonzero while the worker thread exists (also after a stop that timed out
+ * and left it detached, until it leaves its loop). */
+int shim_worker_alive(void);
+
 /* Nonzero when the calling thread is the worker. */
 int shim_worker_is_self(void);
 

@@ -157,13 +157,17 @@ class TestProfiler(ShimTest):
             parts = line.split()
             if len(parts) == 4 and parts[3] in TRUTH:
                 syms[parts[3]] = (int(parts[0], 16), int(parts[1], 16))
+        # leaves outside the binary (libc, or the sanitizer runtime under
+        # make asan) are few; the split is measured over the binary's own
+        ours = {l: n for l, n in leaves.items() if l.startswith(exe + "+0x")}
+        self.assertGreater(sum(ours.values()), 0.9 * sum(leaves.values()))
         in_a = 0
-        for leaf, n in leaves.items():
+        for leaf, n in ours.items():
             off = int(leaf.split("+0x")[1], 16)
             lo, size = syms["func_a"]
             if lo <= off < lo + size:
                 in_a += n
-        self.assertAlmostEqual(in_a / sum(leaves.values()), 0.60, delta=0.05)
+        self.assertAlmostEqual(in_a / sum(ours.values()), 0.60, delta=0.05)
 
     def test_stress_threads_fork_exec_1000hz(self):
         args = [target("t_cpu_stress"), "5"]
