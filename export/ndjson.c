@@ -53,15 +53,23 @@ static int cmp_ev(const void *a, const void *b)
 	return x->closing - y->closing;
 }
 
+/* UTC calendar fields by hand (H. Hinnant's civil_from_days): gmtime_r and
+ * strftime both run tzset, which reads /etc/localtime at every process's
+ * exit for a stamp that is UTC anyway. */
 static void rfc3339(uint64_t ns, char *buf, size_t size)
 {
-	time_t sec = (time_t)(ns / 1000000000ull);
-	struct tm tm;
-	char day[32];
+	uint64_t sec = ns / 1000000000ull, days = sec / 86400, rem = sec % 86400;
+	int64_t z = (int64_t)days + 719468, era = z / 146097;
+	unsigned doe = (unsigned)(z - era * 146097);
+	unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	unsigned mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+	unsigned m = mp < 10 ? mp + 3 : mp - 9;
+	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
 
-	gmtime_r(&sec, &tm);
-	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(buf, size, "%s.%09lluZ", day, (unsigned long long)(ns % 1000000000ull));
+	snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lluZ", (long long)y, m, d,
+		 (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
+		 (unsigned long long)(ns % 1000000000ull));
 }
 
 static const char *peer(const struct shim_model_span *s)

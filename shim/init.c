@@ -3,6 +3,7 @@
  * the fixed tables and registers fork handlers: no thread, no file I/O, no
  * heavy library, so every process the user starts pays little. */
 #include <dlfcn.h>
+#include <jansson.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -172,6 +173,9 @@ __attribute__((constructor)) static void shim_ctor(void)
 	shim_tls.internal++;
 	shim_pid = getpid();
 	shim_clock_init();
+	/* jansson seeds its hash from /dev/urandom on first use unless told:
+	 * an open and a read at every exit for tables of our own keys */
+	json_object_seed(((size_t)shim_clock_now() ^ ((size_t)shim_pid << 20)) | 1);
 	if (getauxval(AT_SECURE)) {
 		shim_err("secure-exec (setuid/setgid) process: instrumentation is off");
 		goto out;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -71,6 +72,19 @@ static void service_name(struct shim_model *m)
 /* The target's fds as the fd table knows them (an fd the program has used
  * since we loaded), each checked still open: a close we did not see
  * (close_range, a raw syscall) must not leave a ghost. */
+/* Is fd open in the program? Asked of /proc/self/fd (the process's table),
+ * not with fcntl: a scrape runs on the worker, whose fd table is its own. */
+static int fd_open(int fd)
+{
+	char path[40];
+	struct stat st;
+
+	if (!shim_worker_is_self())
+		return syscall(SYS_fcntl, fd, F_GETFD) >= 0;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	return fstatat(AT_FDCWD, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 static void fds_by_kind(struct shim_model *m)
 {
 	_Atomic uint32_t *w = *shim_fd_words;
@@ -83,7 +97,7 @@ static void fds_by_kind(struct shim_model *m)
 		if (!(v & SHIM_FD_KNOWN) || kind == SHIM_KIND_NONE || kind >= SHIM_KIND_COUNT ||
 		    kind >= sizeof(m->open_fds) / sizeof(m->open_fds[0]))
 			continue;
-		if (syscall(SYS_fcntl, fd, F_GETFD) < 0)
+		if (!fd_open(fd))
 			continue;
 		m->open_fds[kind]++;
 	}

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
@@ -128,6 +129,42 @@ void shim_worker_wake(void)
 	errno = saved;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The private table starts as a copy of the program's: every fd the program
+ * had open then would stay open here after the program closes it, and a
+ * reader waiting for EOF on a pipe the program closed would wait forever.
+ * Keep only what the worker uses (its eventfd, the watched listeners) and
+ * stderr for its one-line messages; close the rest of the copy. */
+static void drop_inherited(void)
+{
+	int keep[SHIM_WORKER_FDS + 3], n = 0, from = 0;
+	struct rlimit rl;
+	unsigned top = 65536;
+
+	keep[n++] = 2;
+	if (wake_fd >= 0)
+		keep[n++] = wake_fd;
+	pthread_mutex_lock(&lock);
+	for (int i = 0; i < nwatches; i++)
+		keep[n++] = watches[i].fd;
+	pthread_mutex_unlock(&lock);
+	qsort(keep, (size_t)n, sizeof(keep[0]), cmp_int);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < top)
+		top = (unsigned)rl.rlim_cur;
+	for (int i = 0; i <= n; i++) {
+		int to = i < n ? keep[i] - 1 : (int)top - 1;
+		if (to >= from && syscall(SYS_close_range, (unsigned)from, (unsigned)to, 0) != 0)
+			for (int fd = from; fd <= to; fd++)
+				syscall(SYS_close, fd);
+		if (i < n)
+			from = keep[i] + 1;
+	}
+}
+
 static void *loop(void *unused)
 {
 	(void)unused;
@@ -141,6 +178,8 @@ static void *loop(void *unused)
 	if (unshare(CLONE_FILES) != 0)
 		shim_debug("worker: no fd table of its own (%s): its fds share the program's",
 			   strerror(errno));
+	else
+		drop_inherited();
 	for (int i = 0;; i++) {
 		struct job s;
 		pthread_mutex_lock(&lock);

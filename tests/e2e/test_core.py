@@ -30,3 +30,12 @@ class TestOwnFds(ShimTest):
                     {"SHIMMER_FLUSH_SECS": "1"}):
             bare, shim = self.assertTransparent([target("t_firstfd")], env=env)
             self.assertEqual(shim.stdout, b"open 3 pipe 4 5\n", env)
+
+
+class TestWorkerFds(ShimTest):
+    def test_reader_sees_eof_with_the_worker_running(self):
+        """The worker keeps no copy of the program's fds: a pipe the program
+        closes reaches EOF although the worker started while it was open."""
+        for env in ({"SHIMMER_FLUSH_SECS": "1"}, {"SHIMMER_CONTROL": "1"}):
+            bare, shim = self.assertTransparent([target("t_pipe_eof")], env=env, timeout=30)
+            self.assertEqual(shim.rc, 0)
