@@ -19,7 +19,7 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const WIDTH = 1200;
 const HEIGHT = 800;
-const STEP_MS = 20000; // one wait (import, render, view switch) at most
+const STEP_MS = 20000; // the wait for the import at most
 const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css',
   '.json': 'application/json', '.png': 'image/png', '.ico': 'image/x-icon',
   '.wasm': 'application/wasm', '.woff2': 'font/woff2' };
