@@ -128,11 +128,27 @@ uint64_t shim_res_dropped(void)
 	return atomic_load(&res_full);
 }
 
+static atomic_int fd_hi; /* 1 + the highest fd ever set */
+
+static void bump_hi(int fd)
+{
+	int hi = atomic_load_explicit(&fd_hi, memory_order_relaxed);
+	while (fd >= hi && !atomic_compare_exchange_weak(&fd_hi, &hi, fd + 1))
+		;
+}
+
 void shim_fd_set(int fd, unsigned kind, uint32_t id)
 {
-	if (fds && fd >= 0 && fd < SHIM_FD_CAP)
+	if (fds && fd >= 0 && fd < SHIM_FD_CAP) {
 		atomic_store_explicit(&fds[fd], FD_KNOWN | kind << FD_KIND_SHIFT | id,
 				      memory_order_relaxed);
+		bump_hi(fd);
+	}
+}
+
+int shim_fd_high_water(void)
+{
+	return atomic_load(&fd_hi);
 }
 
 void shim_fd_set_path(int fd, unsigned kind, const char *path)
@@ -150,6 +166,7 @@ void shim_fd_dup(int oldfd, int newfd)
 		return;
 	v = atomic_load_explicit(&fds[oldfd], memory_order_relaxed);
 	atomic_store_explicit(&fds[newfd], v, memory_order_relaxed);
+	bump_hi(newfd);
 }
 
 void shim_fd_clear(int fd)

@@ -60,6 +60,9 @@ void shim_fd_set(int fd, unsigned kind, uint32_t res);
 /* fd was opened on `path` (relative to dirfd when relative, as given). */
 void shim_fd_set_path(int fd, unsigned kind, const char *path);
 
+/* 1 + the highest fd ever recorded: a census need not look further. */
+int shim_fd_high_water(void);
+
 /* newfd is now a copy of oldfd. */
 void shim_fd_dup(int oldfd, int newfd);
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "config.h"
 #include "fdtab.h"
 #include "fn.h"
 #include "heap.h"
@@ -222,7 +223,10 @@ static int build(struct shim_model *m, int full)
 	if (full && (shim_model_build_cpu(m) != 0 || shim_model_build_trace(m) != 0 ||
 		     shim_model_build_heap(m) != 0))
 		goto fail;
-	shim_model_build_metrics(m);
+	/* the /proc figures and the fd census are for metrics.prom and scrapes
+	 * only: a short process that writes no metrics should not pay for them */
+	if (!full || (shim_config.formats & (1u << SHIM_FMT_METRICS)))
+		shim_model_build_metrics(m);
 	if (full)
 		shim_sym_end();
 	m->wall_seconds = shim_clock_run_seconds();

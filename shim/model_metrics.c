@@ -91,7 +91,7 @@ static void fds_by_kind(struct shim_model *m)
 
 	if (!w)
 		return;
-	for (int fd = 0; fd < SHIM_FD_CAP; fd++) {
+	for (int fd = 0, hi = shim_fd_high_water(); fd < hi; fd++) {
 		uint32_t v = __atomic_load_n(&w[fd], __ATOMIC_RELAXED);
 		unsigned kind = (v >> 24) & 0x7f;
 		if (!(v & SHIM_FD_KNOWN) || kind == SHIM_KIND_NONE || kind >= SHIM_KIND_COUNT ||

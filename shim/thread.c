@@ -23,6 +23,7 @@ enum { FREE, CLAIMING, USED, DYING };
 static struct shim_thread *slots[SHIM_MAX_THREADS];
 static atomic_int state[SHIM_MAX_THREADS];
 static struct shim_thread *exited; /* merged stats of threads that ended */
+static int exited_used;		   /* something was merged into it */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t key;
 static int key_ok;
@@ -107,8 +108,10 @@ static void reap(void)
 			continue;
 		if (syscall(SYS_tgkill, pid, slots[i]->tid, 0) == 0 || errno != ESRCH)
 			continue;
-		if (exited)
+		if (exited) {
 			shim_thread_merge(exited, slots[i]);
+			exited_used = 1;
+		}
 		wipe_slot(slots[i]);
 		atomic_store(&state[i], FREE);
 	}
@@ -194,7 +197,9 @@ void shim_thread_foreach(void (*fn)(const struct shim_thread *, void *), void *a
 		if (st == USED || st == DYING)
 			fn(slots[i], arg);
 	}
-	if (exited)
+	/* untouched, the merged slot of exited threads would only cost page
+	 * faults to read */
+	if (exited && exited_used)
 		fn(exited, arg);
 	pthread_mutex_unlock(&reg_lock);
 }
@@ -227,6 +232,7 @@ void shim_thread_fork_child(void)
 	}
 	if (exited)
 		wipe_slot(exited);
+	exited_used = 0;
 	if (self)
 		self->tid = (int)syscall(SYS_gettid);
 	atomic_store(&seen, self ? 1 : 0);
