@@ -301,7 +301,7 @@ def trace_section(bindir, rounds, tmp, out):
                     if m:
                         lat[name][v].append((int(m.group(1)), int(m.group(2))))
                     said = [l for l in err.splitlines() if l.startswith("shimmer")]
-                    stderr_lines[v == "slow"] += said
+                    stderr_lines[v == "slow"].extend(said)
                     shutil.rmtree(out, ignore_errors=True)
             print("  trace round %d/%d done" % (r + 1, rounds))
             sys.stdout.flush()
