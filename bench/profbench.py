@@ -179,9 +179,7 @@ def cpu_report(res):
         rate = "%d of %d" % (hz, req) if req else "-"
         tgt, ok = "-", None
         if v == "shim99":
-            tgt = "<=1.01x, <=gperftools"
-            vs = [x[0] / g[0] for x, g in zip(res[v], res["gperf"])] if "gperf" in res else []
-            ok = ratio[v] <= 1.01 and (not vs or statistics.median(vs) <= 1.0)
+            tgt, ok = "<=1.01x", ratio[v] <= 1.01
         elif v == "shim999":
             tgt, ok = "<=1.05x", ratio[v] <= 1.05
         misses += ok is False
@@ -189,9 +187,14 @@ def cpu_report(res):
             CPU_NAMES[v], fmt(ns), ratio[v], wall, wratio[v], samples, rate, tgt, verdict(ok)))
     if "gperf" in res:
         vs = statistics.median(x[0] / g[0] for x, g in zip(res["shim99"], res["gperf"]))
-        print("shimmer 99 Hz / gperftools 100 Hz, per op: %.4fx (median of per-round ratios)" % vs)
-    print("per op: the best of %s's batches (ns per op); ratio: median per-round ratio to native." %
+        ws = statistics.median(x[1] / g[1] for x, g in zip(res["shim99"], res["gperf"]))
+        ok = vs <= 1.0
+        misses += not ok
+        print("%-24s %10s %7.4fx %9s %7.3fx %8s %12s  %-22s %s" % (
+            "shimmer 99 / gperftools", "", vs, "", ws, "", "", "<=1.00x (per op)", verdict(ok)))
+    print("per op: the best of %s's batches (ns per op); ratio: median per-round ratio to native" %
           CPU_ARGV[0])
+    print("(last row: to gperftools; strict, so noise decides it when both are ~1.000x).")
     print("whole run: process wall time, start to exit, the profile export at exit included")
     print("(the target is on per op). rate: what the output states it got (shimmer:")
     print("profile.txt's CPU samples line; gperftools: interrupts / process CPU seconds).")
