@@ -124,6 +124,11 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 $(WARN) $< -o $@ -pthread
 
+# Export speed: the writers and the symbolizer linked in like the unit tests.
+$(BUILD)/bench/x_export: bench/x_export.c bench/bench.h $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ $(LDLIBS)
+
 $(BUILD)/bench/forward.so: bench/forward.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -fPIC -shared $(WARN) $< -o $@ -ldl
@@ -148,7 +153,7 @@ test: deps
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
 
-bench: deps all $(BENCHES) $(BUILD)/bench/forward.so
+bench: deps all $(BENCHES) $(BUILD)/bench/forward.so $(BUILD)/bench/x_export
 	$(Q)SHIMMER_BUILD=$(abspath $(BUILD)) python3 bench/run.py
 
 demo: deps all

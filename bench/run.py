@@ -9,16 +9,20 @@ side by side on the multi-threaded allocation workload: native, the shim with
 default heap sampling, the shim sampling every allocation, and heaptrack, with
 each run's peak RSS (wait4). Never a test: timings on a shared machine are
 noisy, so a MISS is a number to look at, not a failure (exit status 0 unless a
-workload itself fails)."""
+workload itself fails). bench/profbench.py adds the CPU profiler side by side
+with gperftools (p), the export speed (x) and tracing with the OTLP push (t)."""
 import argparse
 import os
 import platform
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+
+import profbench
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("SHIMMER_BUILD") or os.path.join(HERE, "..", "build")
@@ -185,24 +189,39 @@ def main():
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--spawns", type=int, default=150, help="process starts a round")
     ap.add_argument("--only", default="",
-                    help="comma-separated workload letters (a,b,...; h: heap profiling)")
+                    help="comma-separated workload letters (a,b,...; h: heap profiling, "
+                    "p: CPU profiling, x: export speed, t: tracing)")
     ap.add_argument("--no-heaptrack", action="store_true")
     ap.add_argument("--heap-rounds", type=int, default=5,
                     help="rounds of the heap profiling comparison (0: skip it)")
+    ap.add_argument("--cpu-rounds", type=int, default=5,
+                    help="rounds of the CPU profiling comparison (0: skip it)")
+    ap.add_argument("--export-repeats", type=int, default=5,
+                    help="repeats of each export step (0: skip it)")
+    ap.add_argument("--trace-rounds", type=int, default=5,
+                    help="rounds of the tracing comparison (0: skip it)")
     args = ap.parse_args()
+    only = args.only.split(",") if args.only else []
+    profbench.LIB = LIB
     for f in (LIB, FWD):
         if not os.path.exists(f):
             sys.exit("bench: %s missing: run make bench" % f)
-    chosen = [w for w in WORKLOADS if not args.only or w[0][0] in args.only.split(",")]
+    chosen = [w for w in WORKLOADS if not only or w[0][0] in only]
     tmp = tempfile.mkdtemp(prefix="shimmer-bench-")
     shm = tempfile.mkdtemp(prefix="shimmer-bench-", dir="/dev/shm") \
         if os.path.isdir("/dev/shm") else tmp
     outs = {"shm": os.path.join(shm, "out"), "disk": os.path.join(tmp, "out")}
     res = {w[0]: {v: [] for v in VARIANTS} for w in chosen}
+    print("command: SHIMMER_BUILD=%s %s %s" % (
+        shlex.quote(os.path.abspath(BUILD)), "python3 bench/run.py",
+        " ".join(shlex.quote(a) for a in sys.argv[1:])))
     print("shimmer bench: %d rounds, variants alternate within each round" % args.rounds)
-    print("  %s, %s, %d CPUs" % (platform.machine(), platform.release(), os.cpu_count()))
+    print("  %s, %s, %d CPUs, load average %.2f" % (platform.machine(), platform.release(),
+                                                    os.cpu_count(), os.getloadavg()[0]))
+    wanted = {k: not only or k in only for k in "hpxt"}
+    cpu = export = trace = None
     try:
-        for r in range(args.rounds):
+        for r in range(args.rounds if chosen else 0):
             for name, argv, _, _, out in chosen:
                 # rotate the order so no variant always runs first (cache, turbo, drift)
                 order = VARIANTS[r % 3:] + VARIANTS[:r % 3]
@@ -215,11 +234,37 @@ def main():
         if args.heap_rounds > 0 and (not args.only or "h" in args.only.split(",")):
             heap = heap_section(args.heap_rounds, tmp, outs["shm"],
                                 bool(shutil.which("heaptrack")) and not args.no_heaptrack)
+        if args.cpu_rounds > 0 and wanted["p"]:
+            cpu = profbench.cpu_section(BIN, args.cpu_rounds, tmp, outs["shm"])
+        if args.export_repeats > 0 and wanted["x"]:
+            export = profbench.export_section(BIN, args.export_repeats, tmp)
+        if args.trace_rounds > 0 and wanted["t"]:
+            trace = profbench.trace_section(BIN, args.trace_rounds, tmp, outs["shm"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(shm, ignore_errors=True)
 
+    misses = 0
+    if chosen:
+        misses += overhead_report(res, chosen)
+    if heap:
+        misses += heap_report(heap)
+    if cpu:
+        misses += profbench.cpu_report(cpu)
+    if export:
+        misses += profbench.export_report(export)
+    if trace:
+        misses += profbench.trace_report(*trace)
     print()
+    print("%d MISS in all. Timings on a shared machine: rerun before reading much into a "
+          "few percent." % misses)
+
+
+def overhead_report(res, chosen):
+    """Print the interposition overhead table; returns the number of MISSes."""
+    print()
+    print("interposition overhead (issues 2 and 5), median of %d rounds" % len(
+        res[chosen[0][0]]["native"]))
     hdr = "%-22s %11s %11s %11s %7s %10s %9s  %s" % (
         "workload", "native", "shim", "fwd-only", "ratio", "added", "target", "result")
     print(hdr)
@@ -249,11 +294,7 @@ def main():
     print()
     print("per op: native/shim/fwd-only are medians of ns per op; ratio and added are")
     print("medians of the per-round shim/native ratio and difference.")
-    if heap:
-        misses += heap_report(heap)
-    print()
-    print("%d MISS in all. Timings on a shared machine: rerun before reading much into a "
-          "few percent." % misses)
+    return misses
 
 
 if __name__ == "__main__":
