@@ -115,6 +115,16 @@ static int build_callers(struct shim_model_call *c, const struct shim_thread *al
 	return 0;
 }
 
+/* How hard to look for names: a process with a handful of samples (a build's
+ * many short ones) gets the symbols its objects carry; one with a real profile
+ * also gets the separate debug files (shim/symbols.h). */
+#define SYM_DEBUG_FILES_SAMPLES 100
+
+static int sym_level(uint64_t samples)
+{
+	return samples == 0 ? 0 : samples < SYM_DEBUG_FILES_SAMPLES ? 1 : 2;
+}
+
 /* full: callers and CPU samples too (symbolizes); else counts only. */
 static int build(struct shim_model *m, int full)
 {
@@ -139,7 +149,7 @@ static int build(struct shim_model *m, int full)
 	/* DWARF only when there are samples: a short process (most of a build)
 	 * should not pay for loading libdw at its exit */
 	if (full)
-		shim_sym_begin(shim_profiler_samples() > 0 || shim_heap_samples() > 0);
+		shim_sym_begin(sym_level(shim_profiler_samples() + shim_heap_samples()));
 	shim_thread_foreach(add, all);
 	m->threads = shim_thread_seen();
 	m->dropped.sites = all->sites_dropped;

@@ -46,6 +46,7 @@ static struct {
 static Dwfl *dwfl;
 static Dwfl *gone; /* objects the program dlclose'd, at their old places */
 static int session_open;
+static int system_dwarf; /* read DWARF of system libraries (their debug files) */
 
 static const char *base(const char *path)
 {
@@ -151,6 +152,7 @@ int shim_sym_begin(int dwarf)
 
 	shim_sym_end();
 	session_open = 1;
+	system_dwarf = dwarf >= 2;
 	ngone = (int)shim_dlmod_count();
 	/* code of an unloaded object has no dladdr answer: DWARF then too */
 	if ((!dwarf && !ngone) || !load_dw())
@@ -292,6 +294,12 @@ static void by_dwarf(Dwfl_Module *mod, uintptr_t pc, struct shim_frame *out, con
 	free(scopes);
 }
 
+static int system_path(const char *path)
+{
+	return strncmp(path, "/lib/", 5) == 0 || strncmp(path, "/lib64/", 7) == 0 ||
+	       strncmp(path, "/usr/lib/", 9) == 0 || strncmp(path, "/usr/lib64/", 11) == 0;
+}
+
 int shim_sym_pc(uintptr_t pc, struct shim_frame *out)
 {
 	Dwfl_Module *mod;
@@ -301,6 +309,7 @@ int shim_sym_pc(uintptr_t pc, struct shim_frame *out)
 	GElf_Sym sym;
 	Dwarf_Addr low = 0;
 	Dwfl_Line *l;
+	int dwarf_ok;
 
 	memset(out, 0, sizeof(*out));
 	/* an unloaded object still listed was not replaced by the program's own */
@@ -322,7 +331,12 @@ int shim_sym_pc(uintptr_t pc, struct shim_frame *out)
 	dw.getelf(mod, &bias);
 	out->offset = pc - bias;
 
-	by_dwarf(mod, pc, out, &file, &dname, &low);
+	/* the DWARF of a system library lives in its separate debug file
+	 * (libc6-dbg, -dbgsym), compressed: tens of ms to open, so only for a
+	 * real profile; their symbol tables still name the functions */
+	dwarf_ok = system_dwarf || !system_path(mainfile);
+	if (dwarf_ok)
+		by_dwarf(mod, pc, out, &file, &dname, &low);
 	memset(&sym, 0, sizeof(sym));
 	sname = dw.addrinfo(mod, pc, &off, &sym, NULL, NULL, NULL);
 	/* a symbol that does not cover pc (sizeless, or pc past its end) would
@@ -338,7 +352,7 @@ int shim_sym_pc(uintptr_t pc, struct shim_frame *out)
 	}
 	if (!out->func)
 		goto oom;
-	l = dw.getsrc(mod, pc);
+	l = dwarf_ok ? dw.getsrc(mod, pc) : NULL;
 	if (l) {
 		const char *src = dw.lineinfo(l, NULL, &out->pc_line, NULL, NULL, NULL);
 		if (!file)

@@ -21,12 +21,15 @@ struct shim_frame {
 };
 
 /* Open a symbolization session over the current mappings (/proc/self/maps).
- * With dwarf set, loads libdw on first use (names, file:line); without, or when
- * libdw is missing, the ELF dynamic symbols via dladdr are used. Opening libdw
- * costs milliseconds (it pulls in libelf, liblzma, libbz2...), so the model asks
- * for it only when the process has CPU samples to describe.
- * Returns 0. Export time only: allocates, reads files, takes the loader's lock.
- * Pair with shim_sym_end. */
+ * dwarf 0: the ELF dynamic symbols via dladdr only; 1: libdw (loaded on first
+ * use): every object's symbol tables (separate debug files under
+ * /usr/lib/debug included) and the DWARF (file:line) of all but the system
+ * libraries; 2: the system libraries' DWARF too, which lives compressed in
+ * their debug files (libc6-dbg, -dbgsym) and costs tens of milliseconds to
+ * open: the model asks for it only for a process with enough samples. Opening libdw
+ * itself costs milliseconds (libelf, liblzma, libbz2...), so a process with no
+ * sample gets level 0. Returns 0. Export time only: allocates, reads files,
+ * takes the loader's lock. Pair with shim_sym_end. */
 int shim_sym_begin(int dwarf);
 
 /* Close the session opened by shim_sym_begin. */
