@@ -175,6 +175,9 @@ __attribute__((used, visibility("hidden"))) void *shim_proc_vfork_prepare(const 
 		shim_rec_call(SHIM_FN_vfork, pc, shim_clock_now(), -1, 0, -1);
 		shim_leave();
 	}
+	/* from here until the parent is back, a hook in this thread's memory may
+	 * be the child's: shim_pid_foreign_fast asks the kernel until then */
+	shim_tls.vforked = 1;
 	errno = e;
 	return (void *)real_vfork;
 }

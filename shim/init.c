@@ -3,6 +3,7 @@
  * the fixed tables and registers fork handlers: no thread, no file I/O, no
  * heavy library, so every process the user starts pays little. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <jansson.h>
 #include <link.h>
 #include <pthread.h>
@@ -35,6 +36,22 @@ static unsigned families_on; /* what shim_active is when on */
 int shim_pid_foreign(void)
 {
 	return (int)syscall(SYS_getpid) != shim_pid;
+}
+
+int shim_pid_foreign_fast(void)
+{
+	int e;
+
+	if (__builtin_expect(!shim_tls.vforked, 1))
+		return 0;
+	e = errno;
+	if ((int)syscall(SYS_getpid) != shim_pid) {
+		errno = e;
+		return 1; /* the vfork child, in our memory */
+	}
+	shim_tls.vforked = 0; /* the parent, back: the child has exec'd or exited */
+	errno = e;
+	return 0;
 }
 
 void shim_finish(void)

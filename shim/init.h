@@ -25,4 +25,10 @@ extern int shim_pid;
  * One getpid system call. Async-signal-safe: yes. Allocates: no. */
 int shim_pid_foreign(void);
 
+/* As shim_pid_foreign for the hot paths: no system call unless this thread
+ * called vfork since it last checked (only a vfork child shares our memory
+ * and runs hooks; raw clone children are caught by shim_pid_foreign at the
+ * points that write outputs). errno: kept. */
+int shim_pid_foreign_fast(void);
+
 #endif

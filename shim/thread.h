@@ -72,7 +72,7 @@ struct shim_tls {
 	int in_io;     /* inside a hooked I/O call: nested I/O hooks pass through */
 	int internal;  /* Shimmer's own code runs: every hook passes through */
 	int resolving; /* inside dlsym: allocations come from the boot arena */
-	int detached;  /* unused; kept for the layout */
+	int vforked;   /* this thread called vfork: a child may share our memory */
 	struct shim_thread *slot;
 };
 
