@@ -426,25 +426,6 @@ static void *map(size_t n)
 	return (long)p < 0 && (long)p > -4096 ? NULL : p;
 }
 
-static int find_self(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	uintptr_t a = (uintptr_t)arg;
-
-	(void)size;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a >= lo &&
-		    a < lo + ph->p_memsz) {
-			/* return addresses: in (lo, hi] */
-			self_lo = lo;
-			self_hi = lo + ph->p_memsz;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 int shim_heap_init(void)
 {
 	size_t cap;
@@ -472,7 +453,8 @@ int shim_heap_init(void)
 	live_mask = cap - 1;
 	if (mean == 1)
 		memset(shim_heap_filter, 255, sizeof(shim_heap_filter)); /* every free looks */
-	dl_iterate_phdr(find_self, (void *)(uintptr_t)shim_heap_init);
+	/* return addresses in our own code: in (lo, hi] */
+	shim_unwind_text_of((const void *)(uintptr_t)shim_heap_init, &self_lo, &self_hi);
 	if (shim_unwind_init() != 0)
 		shim_info("libunwind.so.8 not found: heap samples without stacks");
 	__atomic_store_n(&state, ON, __ATOMIC_RELEASE);

@@ -27,22 +27,36 @@ uintptr_t shim_unwind_lo, shim_unwind_hi;
 _Static_assert(sizeof(unw_cursor_t) <= sizeof(((struct shim_unwind_scratch *)0)->cursor),
 	       "scratch too small for unw_cursor_t");
 
-/* The executable segment of the object holding address arg: libunwind's. */
+struct text {
+	uintptr_t addr, lo, hi;
+};
+
 static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	uintptr_t a = (uintptr_t)arg;
+	struct text *t = arg;
 
 	(void)size;
 	for (int i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && a >= lo &&
-		    a < lo + ph->p_memsz) {
-			shim_unwind_lo = lo;
-			shim_unwind_hi = lo + ph->p_memsz;
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && t->addr >= lo &&
+		    t->addr < lo + ph->p_memsz) {
+			t->lo = lo;
+			t->hi = lo + ph->p_memsz;
 			return 1;
 		}
 	}
+	return 0;
+}
+
+int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
+{
+	struct text t = {(uintptr_t)addr, 0, 0};
+
+	if (!dl_iterate_phdr(find_text, &t))
+		return -1;
+	*lo = t.lo;
+	*hi = t.hi;
 	return 0;
 }
 
@@ -67,7 +81,7 @@ int shim_unwind_init(void)
 	 * sampler: unw_step takes libunwind's global cache lock and masks
 	 * signals twice per frame */
 	p_backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
-	dl_iterate_phdr(find_text, (void *)(uintptr_t)p_step);
+	shim_unwind_text_of((const void *)(uintptr_t)p_step, &shim_unwind_lo, &shim_unwind_hi);
 	/* one walk now: libunwind's lazy global init and the caches of our own
 	 * modules are done before any signal arrives */
 	p_getcontext(&ctx);

@@ -38,6 +38,10 @@ int shim_unwind_here(uintptr_t *pcs, int max);
 
 /* libunwind's code, once loaded (0, 0 before): its own mmap/munmap calls are
  * Shimmer's, never the program's. */
+/* The executable segment [lo, hi) of the loaded object holding addr.
+ * Returns 0 or -1. Not async-signal-safe (dl_iterate_phdr). */
+int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+
 extern uintptr_t shim_unwind_lo, shim_unwind_hi;
 
 static inline int shim_unwind_owns(uintptr_t pc)
