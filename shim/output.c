@@ -20,6 +20,7 @@
 #include "model.h"
 #include "output.h"
 #include "sink.h"
+#include "worker.h"
 
 struct writer {
 	unsigned fmt; /* enum shim_format: the SHIMMER_FORMATS bit */
@@ -162,6 +163,14 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* A program that closed its stdin/stdout/stderr at exit (coreutils close
+ * them in an atexit handler) would hand those numbers to our files, and a
+ * "shimmer: " line for fd 2 would land in an output file: keep ours above. */
+static int low_fd_away(int fd)
+{
+	return fd >= 0 && fd <= 2 ? shim_worker_high_fd(fd) : fd;
+}
+
 static int write_file(int dirfd, const char *name, const struct shim_sink *s)
 {
 	char tmp[NAME_MAX + 1];
@@ -171,6 +180,7 @@ static int write_file(int dirfd, const char *name, const struct shim_sink *s)
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
+	fd = low_fd_away(fd);
 	if (write_all(fd, s->buf ? s->buf : "", s->len) != 0) {
 		saved = errno;
 		close(fd);
@@ -213,7 +223,7 @@ static int flush_locked(void)
 		shim_err("out of memory building the profile model; no outputs");
 		return -1;
 	}
-	dirfd = open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dirfd = low_fd_away(open(run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 	if (dirfd < 0) {
 		if (!warned_dir++)
 			shim_err("cannot open %s: %s", run_dir, strerror(errno));
