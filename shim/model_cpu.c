@@ -12,101 +12,14 @@
 #include <unistd.h>
 
 #include "dlmods.h"
+#include "intern.h"
 #include "model.h"
 #include "profiler.h"
 
-/* An open-addressing map from a 64-bit key to an index; keys are never 0. */
-struct map {
-	uint64_t *keys;
-	uint32_t *vals;
-	size_t cap; /* power of two */
-	size_t n;
-};
-
-static int map_grow(struct map *m)
-{
-	struct map g = {0};
-
-	g.cap = m->cap ? m->cap * 2 : 1024;
-	g.keys = calloc(g.cap, sizeof(*g.keys));
-	g.vals = calloc(g.cap, sizeof(*g.vals));
-	if (!g.keys || !g.vals) {
-		free(g.keys);
-		free(g.vals);
-		return -1;
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		size_t j;
-		if (!m->keys[i])
-			continue;
-		j = (m->keys[i] * 0x9e3779b97f4a7c15ull) >> 20 & (g.cap - 1);
-		while (g.keys[j])
-			j = (j + 1) & (g.cap - 1);
-		g.keys[j] = m->keys[i];
-		g.vals[j] = m->vals[i];
-	}
-	g.n = m->n;
-	free(m->keys);
-	free(m->vals);
-	*m = g;
-	return 0;
-}
-
-/* The slot for key: *found says whether it holds key already. NULL: no memory. */
-static uint32_t *map_slot(struct map *m, uint64_t key, int *found)
-{
-	size_t j;
-
-	if ((m->n + 1) * 2 > m->cap && map_grow(m) != 0)
-		return NULL;
-	j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (m->cap - 1);
-	while (m->keys[j] && m->keys[j] != key)
-		j = (j + 1) & (m->cap - 1);
-	*found = m->keys[j] == key;
-	if (!*found) {
-		m->keys[j] = key;
-		m->n++;
-	}
-	return &m->vals[j];
-}
-
-static void map_free(struct map *m)
-{
-	free(m->keys);
-	free(m->vals);
-	memset(m, 0, sizeof(*m));
-}
-
-static uint64_t str_hash(const char *a, const char *b)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 0x100000001b3ull;
-	h = (h ^ 0xff) * 0x100000001b3ull;
-	for (; *b; b++)
-		h = (h ^ (unsigned char)*b) * 0x100000001b3ull;
-	return h ? h : 1;
-}
-
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	void *p;
-	size_t ncap;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 64;
-	p = realloc(*arr, ncap * size);
-	if (!p)
-		return -1;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 struct build {
 	struct shim_model *m;
-	struct map locmap, funcmap, edgemap;
+	struct shim_imap locmap, funcmap, edgemap;
 	size_t cap_locs, cap_funcs, cap_stacks, cap_edges, cap_threads;
 	double period; /* seconds a sample, of the thread being drained */
 	int tid;
@@ -129,16 +42,16 @@ static int find_mapping(const struct shim_model *m, uint64_t addr)
 static int64_t intern_func(struct build *b, struct shim_frame *f)
 {
 	struct shim_model *m = b->m;
-	uint64_t key = str_hash(f->path ? f->path : f->module, f->func);
+	uint64_t key = shim_str_hash(f->path ? f->path : f->module, f->func);
 	int found;
-	uint32_t *v = map_slot(&b->funcmap, key, &found);
+	uint32_t *v = shim_imap_slot(&b->funcmap, key, &found);
 	struct shim_model_func *fn;
 
 	if (!v)
 		return -1;
 	if (found)
 		return *v;
-	if (grow((void **)&m->funcs, &b->cap_funcs, m->nfuncs, sizeof(*m->funcs)) != 0)
+	if (shim_grow((void **)&m->funcs, &b->cap_funcs, m->nfuncs, sizeof(*m->funcs)) != 0)
 		return -1;
 	fn = &m->funcs[m->nfuncs];
 	memset(fn, 0, sizeof(*fn));
@@ -156,7 +69,7 @@ static int64_t intern_loc(struct build *b, uint64_t addr)
 {
 	struct shim_model *m = b->m;
 	int found, mi;
-	uint32_t *v = map_slot(&b->locmap, addr ? addr : ~0ull, &found);
+	uint32_t *v = shim_imap_slot(&b->locmap, addr ? addr : ~0ull, &found);
 	struct shim_frame f;
 	struct shim_model_loc *l;
 	int64_t fi;
@@ -168,7 +81,7 @@ static int64_t intern_loc(struct build *b, uint64_t addr)
 	if (shim_sym_pc((uintptr_t)addr, &f) != 0)
 		return -1;
 	fi = intern_func(b, &f);
-	if (fi < 0 || grow((void **)&m->locs, &b->cap_locs, m->nlocs, sizeof(*m->locs)) != 0) {
+	if (fi < 0 || shim_grow((void **)&m->locs, &b->cap_locs, m->nlocs, sizeof(*m->locs)) != 0) {
 		shim_sym_frame_free(&f);
 		return -1;
 	}
@@ -188,12 +101,12 @@ static int add_edge(struct build *b, uint32_t caller, uint32_t callee, uint64_t 
 	struct shim_model *m = b->m;
 	uint64_t key = ((uint64_t)caller << 32 | callee) + 1;
 	int found;
-	uint32_t *v = map_slot(&b->edgemap, key, &found);
+	uint32_t *v = shim_imap_slot(&b->edgemap, key, &found);
 
 	if (!v)
 		return -1;
 	if (!found) {
-		if (grow((void **)&m->edges, &b->cap_edges, m->nedges, sizeof(*m->edges)) != 0)
+		if (shim_grow((void **)&m->edges, &b->cap_edges, m->nedges, sizeof(*m->edges)) != 0)
 			return -1;
 		memset(&m->edges[m->nedges], 0, sizeof(*m->edges));
 		m->edges[m->nedges].caller = caller;
@@ -236,7 +149,7 @@ static void add_stack(const uintptr_t *pcs, uint32_t depth, uint64_t count, void
 
 	if (b->failed)
 		return;
-	if (grow((void **)&m->stacks, &b->cap_stacks, m->nstacks, sizeof(*m->stacks)) != 0 ||
+	if (shim_grow((void **)&m->stacks, &b->cap_stacks, m->nstacks, sizeof(*m->stacks)) != 0 ||
 	    !(locs = malloc(depth * sizeof(*locs))))
 		goto fail;
 	s = &m->stacks[m->nstacks++];
@@ -306,7 +219,7 @@ static void add_thread(const struct shim_prof_view *v, void *arg)
 
 	if (b->failed)
 		return;
-	if (grow((void **)&m->threads_info, &b->cap_threads, m->nthreads,
+	if (shim_grow((void **)&m->threads_info, &b->cap_threads, m->nthreads,
 		 sizeof(*m->threads_info)) != 0) {
 		b->failed = 1;
 		return;
@@ -351,7 +264,7 @@ static int add_mapping(struct shim_model *m, size_t *cap, uint64_t lo, uint64_t 
 {
 	struct shim_model_mapping *mp;
 
-	if (grow((void **)&m->mappings, cap, m->nmappings, sizeof(*m->mappings)) != 0)
+	if (shim_grow((void **)&m->mappings, cap, m->nmappings, sizeof(*m->mappings)) != 0)
 		return -1;
 	mp = memset(&m->mappings[m->nmappings], 0, sizeof(*m->mappings));
 	mp->start = lo;
@@ -483,9 +396,9 @@ int shim_model_build_cpu(struct shim_model *m)
 	if (read_mappings(m) != 0)
 		return -1;
 	shim_profiler_foreach(add_thread, &b);
-	map_free(&b.locmap);
-	map_free(&b.funcmap);
-	map_free(&b.edgemap);
+	shim_imap_free(&b.locmap);
+	shim_imap_free(&b.funcmap);
+	shim_imap_free(&b.edgemap);
 	free(b.seen);
 	if (b.failed)
 		return -1;

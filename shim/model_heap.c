@@ -11,85 +11,18 @@
 #include <string.h>
 
 #include "heap.h"
+#include "intern.h"
 #include "model.h"
 
-/* Open addressing from a non-zero 64-bit key to an index. */
-struct map {
-	uint64_t *keys;
-	uint32_t *vals;
-	size_t cap, n;
-};
-
-static uint32_t *map_slot(struct map *m, uint64_t key, int *found)
-{
-	size_t j;
-
-	if ((m->n + 1) * 2 > m->cap) {
-		struct map g = {.cap = m->cap ? m->cap * 2 : 1024, .n = m->n};
-		g.keys = calloc(g.cap, sizeof(*g.keys));
-		g.vals = calloc(g.cap, sizeof(*g.vals));
-		if (!g.keys || !g.vals) {
-			free(g.keys);
-			free(g.vals);
-			return NULL;
-		}
-		for (size_t i = 0; i < m->cap; i++) {
-			if (!m->keys[i])
-				continue;
-			j = (m->keys[i] * 0x9e3779b97f4a7c15ull) >> 20 & (g.cap - 1);
-			while (g.keys[j])
-				j = (j + 1) & (g.cap - 1);
-			g.keys[j] = m->keys[i];
-			g.vals[j] = m->vals[i];
-		}
-		free(m->keys);
-		free(m->vals);
-		*m = g;
-	}
-	j = (key * 0x9e3779b97f4a7c15ull) >> 20 & (m->cap - 1);
-	while (m->keys[j] && m->keys[j] != key)
-		j = (j + 1) & (m->cap - 1);
-	*found = m->keys[j] == key;
-	if (!*found) {
-		m->keys[j] = key;
-		m->n++;
-	}
-	return &m->vals[j];
-}
-
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = realloc(*arr, (*cap ? *cap * 2 : 64) * size);
-	if (!p)
-		return -1;
-	*arr = p;
-	*cap = *cap ? *cap * 2 : 64;
-	return 0;
-}
 
 struct build {
 	struct shim_model_heap *h;
-	struct map locmap, funcmap;
+	struct shim_imap locmap, funcmap;
 	size_t cap_locs, cap_funcs, cap_maps;
 	int32_t *of_id; /* heap stack id -> index into h->stacks, -1 none */
 	int failed;
 };
 
-static uint64_t str_hash(const char *a, const char *b)
-{
-	uint64_t x = 0xcbf29ce484222325ull;
-
-	for (; *a; a++)
-		x = (x ^ (unsigned char)*a) * 0x100000001b3ull;
-	x = (x ^ 0xff) * 0x100000001b3ull;
-	for (; *b; b++)
-		x = (x ^ (unsigned char)*b) * 0x100000001b3ull;
-	return x ? x : 1;
-}
 
 /* Executable mappings with a file, as /proc/self/maps lists them. */
 static int read_mappings(struct build *b)
@@ -112,7 +45,7 @@ static int read_mappings(struct build *b)
 		path[strcspn(path, "\n")] = '\0';
 		if (path[0] != '/')
 			continue;
-		if (grow((void **)&h->mappings, &b->cap_maps, h->nmappings, sizeof(*mp)) != 0)
+		if (shim_grow((void **)&h->mappings, &b->cap_maps, h->nmappings, sizeof(*mp)) != 0)
 			goto fail;
 		mp = &h->mappings[h->nmappings];
 		memset(mp, 0, sizeof(*mp));
@@ -134,7 +67,7 @@ static int64_t intern_func(struct build *b, struct shim_frame *f)
 {
 	struct shim_model_heap *h = b->h;
 	int found;
-	uint32_t *v = map_slot(&b->funcmap, str_hash(f->path ? f->path : f->module, f->func),
+	uint32_t *v = shim_imap_slot(&b->funcmap, shim_str_hash(f->path ? f->path : f->module, f->func),
 			       &found);
 	struct shim_model_func *fn;
 
@@ -142,7 +75,7 @@ static int64_t intern_func(struct build *b, struct shim_frame *f)
 		return -1;
 	if (found)
 		return *v;
-	if (grow((void **)&h->funcs, &b->cap_funcs, h->nfuncs, sizeof(*fn)) != 0)
+	if (shim_grow((void **)&h->funcs, &b->cap_funcs, h->nfuncs, sizeof(*fn)) != 0)
 		return -1;
 	fn = &h->funcs[h->nfuncs];
 	memset(fn, 0, sizeof(*fn));
@@ -162,7 +95,7 @@ static int64_t intern_loc(struct build *b, uintptr_t ret)
 	struct shim_model_heap *h = b->h;
 	uint64_t addr = ret - 1;
 	int found;
-	uint32_t *v = map_slot(&b->locmap, addr ? addr : ~0ull, &found);
+	uint32_t *v = shim_imap_slot(&b->locmap, addr ? addr : ~0ull, &found);
 	struct shim_frame f;
 	struct shim_model_loc *l;
 	int64_t fi;
@@ -174,7 +107,7 @@ static int64_t intern_loc(struct build *b, uintptr_t ret)
 	if (shim_sym_pc((uintptr_t)addr, &f) != 0)
 		return -1;
 	fi = intern_func(b, &f);
-	if (fi < 0 || grow((void **)&h->locs, &b->cap_locs, h->nlocs, sizeof(*l)) != 0) {
+	if (fi < 0 || shim_grow((void **)&h->locs, &b->cap_locs, h->nlocs, sizeof(*l)) != 0) {
 		shim_sym_frame_free(&f);
 		return -1;
 	}
@@ -325,19 +258,15 @@ int shim_model_build_heap(struct shim_model *m)
 	free(u.objs);
 	free(u.bytes);
 	free(b.of_id);
-	free(b.locmap.keys);
-	free(b.locmap.vals);
-	free(b.funcmap.keys);
-	free(b.funcmap.vals);
+	shim_imap_free(&b.locmap);
+	shim_imap_free(&b.funcmap);
 	return 0;
 fail:
 	free(u.objs);
 	free(u.bytes);
 	free(b.of_id);
-	free(b.locmap.keys);
-	free(b.locmap.vals);
-	free(b.funcmap.keys);
-	free(b.funcmap.vals);
+	shim_imap_free(&b.locmap);
+	shim_imap_free(&b.funcmap);
 	return -1;
 }
 
