@@ -16,7 +16,7 @@ import sys
 import time
 import unittest
 
-from shimlib import ShimTest, base_env, parse_profile, preload, target, SHIMMER
+from shimlib import SAN, ShimTest, base_env, parse_profile, preload, target, SHIMMER
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -180,6 +180,9 @@ class TestFlush(ShimTest):
         self.assertEqual(r.returncode, 1)
         self.assertIn("no control.sock", r.stderr)
 
+    @unittest.skipIf(SAN, "GCC 12's ASan is not fork-safe: a fork while the parent's worker "
+                          "holds the sanitizer's allocator lock deadlocks the child at its "
+                          "first allocation (fixed in LLVM 18); glibc's malloc is fork-safe")
     def test_dump_fork_child(self):
         t = Target(self, ["fork"], env={"SHIMMER_CONTROL": "1"})
         parent, child = t.folder(), t.folder(t.child)
