@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "intern.h"
+#include "symbols.h"
 
 static int imap_grow(struct shim_imap *m)
 {
@@ -87,4 +88,69 @@ int shim_grow(void **arr, size_t *cap, size_t n, size_t size)
 	*arr = p;
 	*cap = ncap;
 	return 0;
+}
+
+static int64_t intern_func(struct shim_symtab *t, struct shim_frame *f)
+{
+	int found;
+	uint32_t *v = shim_imap_slot(&t->funcmap,
+				     shim_str_hash(f->path ? f->path : f->module, f->func), &found);
+	struct shim_model_func *fn;
+
+	if (!v)
+		return -1;
+	if (found)
+		return *v;
+	if (shim_grow((void **)t->funcs, &t->cap_funcs, *t->nfuncs, sizeof(*fn)) != 0)
+		return -1;
+	fn = &(*t->funcs)[*t->nfuncs];
+	memset(fn, 0, sizeof(*fn));
+	fn->name = f->func;
+	fn->file = f->file;
+	fn->module = f->module;
+	fn->line = f->line;
+	fn->call = -1;
+	f->func = f->file = f->module = NULL; /* the model owns them now */
+	*v = (uint32_t)*t->nfuncs;
+	return (int64_t)(*t->nfuncs)++;
+}
+
+int64_t shim_symtab_loc(struct shim_symtab *t, uint64_t addr)
+{
+	int found;
+	uint32_t *v = shim_imap_slot(&t->locmap, addr ? addr : ~0ull, &found);
+	struct shim_frame f;
+	struct shim_model_loc *l;
+	int64_t fi;
+
+	if (!v)
+		return -1;
+	if (found)
+		return *v;
+	if (shim_sym_pc((uintptr_t)addr, &f) != 0)
+		return -1;
+	fi = intern_func(t, &f);
+	if (fi < 0 || shim_grow((void **)t->locs, &t->cap_locs, *t->nlocs, sizeof(*l)) != 0) {
+		shim_sym_frame_free(&f);
+		return -1;
+	}
+	l = &(*t->locs)[*t->nlocs];
+	l->address = addr;
+	l->mapping = UINT32_MAX;
+	for (size_t i = *t->nmappings; i-- > 0;)
+		if (addr >= (*t->mappings)[i].start && addr < (*t->mappings)[i].limit) {
+			l->mapping = (uint32_t)i;
+			break;
+		}
+	l->func = (uint32_t)fi;
+	l->line = f.pc_line;
+	shim_sym_frame_free(&f);
+	*v = (uint32_t)*t->nlocs;
+	return (int64_t)(*t->nlocs)++;
+}
+
+void shim_symtab_free(struct shim_symtab *t)
+{
+	shim_imap_free(&t->funcmap);
+	shim_imap_free(&t->locmap);
 }

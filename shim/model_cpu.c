@@ -19,8 +19,9 @@
 
 struct build {
 	struct shim_model *m;
-	struct shim_imap locmap, funcmap, edgemap;
-	size_t cap_locs, cap_funcs, cap_stacks, cap_edges, cap_threads;
+	struct shim_symtab syms;
+	struct shim_imap edgemap;
+	size_t cap_stacks, cap_edges, cap_threads;
 	double period; /* seconds a sample, of the thread being drained */
 	int tid;
 	int failed;
@@ -29,72 +30,8 @@ struct build {
 	uint32_t serial;
 };
 
-/* Last match first: unloaded objects come last, and one still listed is not
- * hidden by the program's objects, only by Shimmer's own export-time ones. */
-static int find_mapping(const struct shim_model *m, uint64_t addr)
-{
-	for (size_t i = m->nmappings; i-- > 0;)
-		if (addr >= m->mappings[i].start && addr < m->mappings[i].limit)
-			return (int)i;
-	return -1;
-}
 
-static int64_t intern_func(struct build *b, struct shim_frame *f)
-{
-	struct shim_model *m = b->m;
-	uint64_t key = shim_str_hash(f->path ? f->path : f->module, f->func);
-	int found;
-	uint32_t *v = shim_imap_slot(&b->funcmap, key, &found);
-	struct shim_model_func *fn;
 
-	if (!v)
-		return -1;
-	if (found)
-		return *v;
-	if (shim_grow((void **)&m->funcs, &b->cap_funcs, m->nfuncs, sizeof(*m->funcs)) != 0)
-		return -1;
-	fn = &m->funcs[m->nfuncs];
-	memset(fn, 0, sizeof(*fn));
-	fn->name = f->func;
-	fn->file = f->file;
-	fn->module = f->module;
-	fn->line = f->line;
-	fn->call = -1;
-	f->func = f->file = f->module = NULL;
-	*v = (uint32_t)m->nfuncs;
-	return (int64_t)m->nfuncs++;
-}
-
-static int64_t intern_loc(struct build *b, uint64_t addr)
-{
-	struct shim_model *m = b->m;
-	int found, mi;
-	uint32_t *v = shim_imap_slot(&b->locmap, addr ? addr : ~0ull, &found);
-	struct shim_frame f;
-	struct shim_model_loc *l;
-	int64_t fi;
-
-	if (!v)
-		return -1;
-	if (found)
-		return *v;
-	if (shim_sym_pc((uintptr_t)addr, &f) != 0)
-		return -1;
-	fi = intern_func(b, &f);
-	if (fi < 0 || shim_grow((void **)&m->locs, &b->cap_locs, m->nlocs, sizeof(*m->locs)) != 0) {
-		shim_sym_frame_free(&f);
-		return -1;
-	}
-	l = &m->locs[m->nlocs];
-	l->address = addr;
-	mi = find_mapping(m, addr);
-	l->mapping = mi < 0 ? UINT32_MAX : (uint32_t)mi;
-	l->func = (uint32_t)fi;
-	l->line = f.pc_line;
-	shim_sym_frame_free(&f);
-	*v = (uint32_t)m->nlocs;
-	return (int64_t)m->nlocs++;
-}
 
 static int add_edge(struct build *b, uint32_t caller, uint32_t callee, uint64_t count)
 {
@@ -160,7 +97,7 @@ static void add_stack(const uintptr_t *pcs, uint32_t depth, uint64_t count, void
 	s->seconds = (double)count * b->period;
 	for (uint32_t i = 0; i < depth; i++) {
 		/* callers: the call instruction, one byte before the return address */
-		int64_t li = intern_loc(b, i == 0 ? pcs[i] : pcs[i] - 1);
+		int64_t li = shim_symtab_loc(&b->syms, i == 0 ? pcs[i] : pcs[i] - 1);
 		if (li < 0)
 			goto fail;
 		locs[i] = (uint32_t)li;
@@ -393,11 +330,16 @@ int shim_model_build_cpu(struct shim_model *m)
 		return 0;
 	memset(&b, 0, sizeof(b));
 	b.m = m;
+	b.syms.mappings = &m->mappings;
+	b.syms.nmappings = &m->nmappings;
+	b.syms.funcs = &m->funcs;
+	b.syms.nfuncs = &m->nfuncs;
+	b.syms.locs = &m->locs;
+	b.syms.nlocs = &m->nlocs;
 	if (read_mappings(m) != 0)
 		return -1;
 	shim_profiler_foreach(add_thread, &b);
-	shim_imap_free(&b.locmap);
-	shim_imap_free(&b.funcmap);
+	shim_symtab_free(&b.syms);
 	shim_imap_free(&b.edgemap);
 	free(b.seen);
 	if (b.failed)

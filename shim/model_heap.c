@@ -17,8 +17,8 @@
 
 struct build {
 	struct shim_model_heap *h;
-	struct shim_imap locmap, funcmap;
-	size_t cap_locs, cap_funcs, cap_maps;
+	struct shim_symtab syms;
+	size_t cap_maps;
 	int32_t *of_id; /* heap stack id -> index into h->stacks, -1 none */
 	int failed;
 };
@@ -63,66 +63,7 @@ fail:
 	return -1;
 }
 
-static int64_t intern_func(struct build *b, struct shim_frame *f)
-{
-	struct shim_model_heap *h = b->h;
-	int found;
-	uint32_t *v = shim_imap_slot(&b->funcmap, shim_str_hash(f->path ? f->path : f->module, f->func),
-			       &found);
-	struct shim_model_func *fn;
 
-	if (!v)
-		return -1;
-	if (found)
-		return *v;
-	if (shim_grow((void **)&h->funcs, &b->cap_funcs, h->nfuncs, sizeof(*fn)) != 0)
-		return -1;
-	fn = &h->funcs[h->nfuncs];
-	memset(fn, 0, sizeof(*fn));
-	fn->name = f->func;
-	fn->file = f->file;
-	fn->module = f->module;
-	fn->line = f->line;
-	fn->call = -1;
-	f->func = f->file = f->module = NULL;
-	*v = (uint32_t)h->nfuncs;
-	return (int64_t)h->nfuncs++;
-}
-
-/* The location of the call instruction before return address ret. */
-static int64_t intern_loc(struct build *b, uintptr_t ret)
-{
-	struct shim_model_heap *h = b->h;
-	uint64_t addr = ret - 1;
-	int found;
-	uint32_t *v = shim_imap_slot(&b->locmap, addr ? addr : ~0ull, &found);
-	struct shim_frame f;
-	struct shim_model_loc *l;
-	int64_t fi;
-
-	if (!v)
-		return -1;
-	if (found)
-		return *v;
-	if (shim_sym_pc((uintptr_t)addr, &f) != 0)
-		return -1;
-	fi = intern_func(b, &f);
-	if (fi < 0 || shim_grow((void **)&h->locs, &b->cap_locs, h->nlocs, sizeof(*l)) != 0) {
-		shim_sym_frame_free(&f);
-		return -1;
-	}
-	l = &h->locs[h->nlocs];
-	l->address = addr;
-	l->mapping = UINT32_MAX;
-	for (size_t i = 0; i < h->nmappings; i++)
-		if (addr >= h->mappings[i].start && addr < h->mappings[i].limit)
-			l->mapping = (uint32_t)i;
-	l->func = (uint32_t)fi;
-	l->line = f.pc_line;
-	shim_sym_frame_free(&f);
-	*v = (uint32_t)h->nlocs;
-	return (int64_t)h->nlocs++;
-}
 
 static void add_stack(uint32_t id, const uintptr_t *pcs, uint32_t depth, uint64_t samples,
 		      double objects, double bytes, void *arg)
@@ -154,7 +95,8 @@ static void add_stack(uint32_t id, const uintptr_t *pcs, uint32_t depth, uint64_
 	s->locs = locs;
 	h->nstacks++;
 	for (uint32_t i = 0; i < depth; i++) {
-		int64_t li = intern_loc(b, pcs[i]);
+		/* the call instruction before the return address */
+		int64_t li = shim_symtab_loc(&b->syms, (uint64_t)pcs[i] - 1);
 		if (li < 0)
 			goto fail;
 		locs[i] = (uint32_t)li;
@@ -229,6 +171,12 @@ int shim_model_build_heap(struct shim_model *m)
 		return 0;
 	memset(&b, 0, sizeof(b));
 	b.h = h;
+	b.syms.mappings = &h->mappings;
+	b.syms.nmappings = &h->nmappings;
+	b.syms.funcs = &h->funcs;
+	b.syms.nfuncs = &h->nfuncs;
+	b.syms.locs = &h->locs;
+	b.syms.nlocs = &h->nlocs;
 	b.of_id = malloc(SHIM_HEAP_STACKS * sizeof(*b.of_id));
 	if (!b.of_id || read_mappings(&b) != 0)
 		goto fail;
@@ -258,15 +206,13 @@ int shim_model_build_heap(struct shim_model *m)
 	free(u.objs);
 	free(u.bytes);
 	free(b.of_id);
-	shim_imap_free(&b.locmap);
-	shim_imap_free(&b.funcmap);
+	shim_symtab_free(&b.syms);
 	return 0;
 fail:
 	free(u.objs);
 	free(u.bytes);
 	free(b.of_id);
-	shim_imap_free(&b.locmap);
-	shim_imap_free(&b.funcmap);
+	shim_symtab_free(&b.syms);
 	return -1;
 }
 
