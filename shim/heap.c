@@ -341,14 +341,19 @@ static void record(void *p, size_t n)
 	struct hcount *c;
 	uint64_t size = n > SIZE_MAX_PACKED ? SIZE_MAX_PACKED : n;
 
-	depth = shim_unwind_here(pcs, SHIM_HEAP_DEPTH + 8);
+	depth = 0;
+	if (shim_unwind_enter()) { /* not while a fork is being made */
+		depth = shim_unwind_here(pcs, SHIM_HEAP_DEPTH + 8);
+		shim_unwind_leave();
+	}
 	/* leave out our own frames (this sampler, the hook): the innermost frame
 	 * is the code that called malloc */
 	while (skip < depth && pcs[skip] > self_lo && pcs[skip] <= self_hi)
 		skip++;
 	if (skip == depth) {
-		/* no unwinder: the hook's caller is not known here; keep the
-		 * allocation in the totals under an empty stack */
+		/* no unwinder, or a fork in progress: the hook's caller is not
+		 * known here; keep the allocation in the totals under an empty
+		 * stack */
 		depth = skip = 0;
 	}
 	depth -= skip;

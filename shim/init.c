@@ -27,6 +27,7 @@
 #include "profiler.h"
 #include "record.h"
 #include "thread.h"
+#include "unwind.h"
 #include "worker.h"
 
 int shim_pid;
@@ -90,7 +91,7 @@ static void fork_prepare(void)
 {
 	shim_tls.internal++;
 	shim_output_fork_prepare(); /* before the registry lock: a flush takes both */
-	shim_profiler_fork_prepare();
+	shim_unwind_fork_prepare(); /* no thread inside libunwind or the loader */
 	shim_thread_fork_prepare();
 }
 
@@ -98,7 +99,7 @@ static void fork_parent(void)
 {
 	shim_thread_fork_parent();
 	shim_output_fork_parent();
-	shim_profiler_fork_parent();
+	shim_unwind_fork_parent();
 	shim_tls.internal--;
 }
 
@@ -108,6 +109,7 @@ static void fork_child(void)
 	shim_log_reset();
 	shim_thread_fork_child();
 	shim_output_fork_child();
+	shim_unwind_fork_child();
 	shim_profiler_fork_child();
 	shim_worker_fork_child();
 	shim_metrics_fork_child(); /* after the worker's lock is fresh */

@@ -49,12 +49,6 @@ static int depth, hz;
 static pthread_key_t key;
 static int key_ok;
 static uint64_t untracked; /* threads that found no free slot */
-/* Fork quiescence: a handler counts itself in `unwinding` before it reads
- * `forking`; fork prepare sets `forking` before it reads `unwinding` (both
- * seq_cst), so either the handler skips or prepare waits for it. */
-static atomic_int forking;
-static atomic_int unwinding;
-static __thread int in_unwind __attribute__((tls_model("initial-exec")));
 
 extern void *__libc_stack_end;
 
@@ -134,14 +128,11 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 		t->skipped++;
 		goto out;
 	}
-	atomic_fetch_add(&unwinding, 1);
-	if (atomic_load(&forking)) {
+	if (!shim_unwind_enter()) {
 		/* a fork is being made: no lock may be held across it */
-		atomic_fetch_sub(&unwinding, 1);
 		t->skipped++;
 		goto out;
 	}
-	in_unwind = 1;
 	{
 		int n = shim_unwind_signal(uc, &t->scratch, t->pcs, depth, t->stack_hi);
 		if (n > 0)
@@ -149,8 +140,7 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 		else
 			t->tab.dropped++;
 	}
-	in_unwind = 0;
-	atomic_fetch_sub(&unwinding, 1);
+	shim_unwind_leave();
 	t->clock_ns = clock_now();
 out:
 	errno = saved;
@@ -369,36 +359,10 @@ off:
 	return -1;
 }
 
-void shim_profiler_fork_prepare(void)
-{
-	struct timespec nap = {0, 50000}, t0, now;
-
-	if (!atomic_load(&sampling))
-		return;
-	atomic_store(&forking, 1);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* fork from a signal handler that interrupted this thread's own unwind:
-	 * that one cannot finish first */
-	while (atomic_load(&unwinding) > in_unwind) {
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) > 200000000L)
-			break; /* a handler thread that does not run: fork all the same */
-		nanosleep(&nap, NULL);
-	}
-}
-
-void shim_profiler_fork_parent(void)
-{
-	atomic_store(&forking, 0);
-}
-
 void shim_profiler_fork_child(void)
 {
 	struct prof_thread *me = self;
 
-	/* the other threads are gone, and their handlers with them */
-	atomic_store(&unwinding, in_unwind);
-	atomic_store(&forking, 0);
 	if (!atomic_load(&sampling))
 		return;
 	/* timers are not inherited: the child has only this thread, and only

@@ -48,16 +48,6 @@ void *shim_profiler_wrap(void *(**start)(void *), void **arg);
 /* pthread_create failed: give back the record shim_profiler_wrap returned. */
 void shim_profiler_unwrap(void *rec);
 
-/* fork prepare: new samples are skipped (counted) until the fork is over,
- * and the call waits (at most ~200 ms) for handlers still unwinding in other
- * threads, so none holds libunwind's cache lock or the loader's
- * dl_iterate_phdr lock when the child is made: the child's own samples and
- * its exit flush take them again. Call from the atfork prepare handler.
- * Async-signal-safe: yes. Allocates: no. Locks: none (waits, bounded). */
-void shim_profiler_fork_prepare(void);
-
-/* fork parent: sampling resumes. Call from the atfork parent handler. */
-void shim_profiler_fork_parent(void);
 
 /* fork child: forget the parent's samples and threads, re-arm this thread,
  * resume sampling. Call from the atfork child handler. */

@@ -7,8 +7,10 @@
 #include <dlfcn.h>
 #include <link.h>
 #include <libunwind.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <ucontext.h>
 
 #include "unwind.h"
@@ -23,6 +25,11 @@ static __typeof__(&unw_tdep_getcontext) p_getcontext;
 static int (*p_backtrace)(void **, int);
 static int have_unw;
 uintptr_t shim_unwind_lo, shim_unwind_hi;
+static atomic_int forking;   /* a fork is being made: no new walk */
+static atomic_int unwinding; /* walks in progress, all threads */
+/* this thread's walks in progress (a handler may interrupt a heap walk, and
+ * a fork made from a handler cannot wait for the walk it interrupted) */
+static __thread int in_unwind __attribute__((tls_model("initial-exec")));
 
 _Static_assert(sizeof(unw_cursor_t) <= sizeof(((struct shim_unwind_scratch *)0)->cursor),
 	       "scratch too small for unw_cursor_t");
@@ -90,6 +97,49 @@ int shim_unwind_init(void)
 			;
 	have_unw = 1;
 	return 0;
+}
+
+int shim_unwind_enter(void)
+{
+	atomic_fetch_add(&unwinding, 1);
+	if (atomic_load(&forking)) {
+		atomic_fetch_sub(&unwinding, 1);
+		return 0;
+	}
+	in_unwind++;
+	return 1;
+}
+
+void shim_unwind_leave(void)
+{
+	in_unwind--;
+	atomic_fetch_sub(&unwinding, 1);
+}
+
+void shim_unwind_fork_prepare(void)
+{
+	struct timespec nap = {0, 50000}, t0, now;
+
+	atomic_store(&forking, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (atomic_load(&unwinding) > in_unwind) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) >
+		    1000000000L)
+			break; /* a thread that does not run (stopped, traced): fork all the same */
+		nanosleep(&nap, NULL);
+	}
+}
+
+void shim_unwind_fork_parent(void)
+{
+	atomic_store(&forking, 0);
+}
+
+void shim_unwind_fork_child(void)
+{
+	atomic_store(&unwinding, in_unwind);
+	atomic_store(&forking, 0);
 }
 
 /* Frame pointers: rbp -> [saved rbp, return address], bounded to [sp, hi). */

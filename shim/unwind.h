@@ -36,6 +36,26 @@ int shim_unwind_signal(void *uc, struct shim_unwind_scratch *s, uintptr_t *pcs, 
  * per-thread frame cache with mmap and unmaps it at thread exit). */
 int shim_unwind_here(uintptr_t *pcs, int max);
 
+/* Fork quiescence for every walk (the profiler's handler and the heap
+ * sampler's): no thread may sit inside libunwind (its cache lock) or
+ * dl_iterate_phdr (the loader's write lock, which glibc's fork does not
+ * reset) when a child is made, or the child's first walk waits forever.
+ * shim_unwind_enter counts the caller in before it reads the fork flag;
+ * fork prepare sets the flag before it reads the count (both seq_cst), so
+ * either the walk is skipped or prepare waits for it. Returns 1 when the
+ * caller may walk (then call shim_unwind_leave), 0 while a fork is being
+ * made. Async-signal-safe: yes. Allocates: no. Locks: none. */
+int shim_unwind_enter(void);
+void shim_unwind_leave(void);
+
+/* atfork prepare: walks starting now are skipped, and the call waits (at
+ * most ~1 s, for a thread that does not run) for walks in progress in other
+ * threads. Parent and child: walks resume (the child's count is its own
+ * thread's, the others are gone). Async-signal-safe: yes. Allocates: no. */
+void shim_unwind_fork_prepare(void);
+void shim_unwind_fork_parent(void);
+void shim_unwind_fork_child(void);
+
 /* libunwind's code, once loaded (0, 0 before): its own mmap/munmap calls are
  * Shimmer's, never the program's. */
 /* The executable segment [lo, hi) of the loaded object holding addr.

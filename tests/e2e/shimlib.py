@@ -5,6 +5,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -92,9 +93,71 @@ def run(cmd, shim=True, env=None, out_dir=None, timeout=120, cwd=None, stdin=Non
             out_dir = tempfile.mkdtemp(prefix="shimmer-e2e-")
         e.setdefault("SHIMMER_OUT", out_dir)
         e["LD_PRELOAD"] = preload_value if preload_value is not None else preload()
-    p = subprocess.run(cmd, env=e, capture_output=True, timeout=timeout, cwd=cwd,
-                       input=stdin)
-    return Run(p, out_dir if shim else None)
+    p = subprocess.Popen(cmd, env=e, stdin=subprocess.PIPE if stdin is not None else None,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd)
+    try:
+        out, err = p.communicate(stdin, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        report_hang(p.pid)
+        p.kill()
+        p.communicate()
+        raise
+    return Run(subprocess.CompletedProcess(cmd, p.returncode, out, err), out_dir if shim else None)
+
+
+def process_tree(pid):
+    """pid and its descendants, parents first."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+                kids.setdefault(ppid, []).append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        tree.append(p)
+        todo.extend(sorted(kids.get(p, [])))
+    return tree
+
+
+def report_hang(pid):
+    """A run that timed out: say where every process of its tree waits (state,
+    kernel wait channel, every thread's stack through gdb when there is one),
+    on stderr, so a hang seen once in CI can be read off its log."""
+    lines = ["=== timed out: process tree of pid %d ===" % pid]
+    for p in process_tree(pid):
+        try:
+            with open("/proc/%d/cmdline" % p, "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+            tasks = sorted(os.listdir("/proc/%d/task" % p), key=int)
+        except OSError:
+            continue
+        lines.append("--- pid %d: %s" % (p, cmd))
+        for t in tasks:
+            base = "/proc/%d/task/%s/" % (p, t)
+            try:
+                with open(base + "stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(base + "wchan") as f:
+                    wchan = f.read()
+            except OSError:
+                continue
+            lines.append("    tid %s state %s wchan %s" % (t, state, wchan))
+        if shutil.which("gdb"):
+            try:
+                bt = subprocess.run(["gdb", "-p", str(p), "-batch", "-nx",
+                                     "-ex", "thread apply all bt 30"],
+                                    capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
+                lines.extend("    " + l for l in bt.stdout.decode(errors="replace").splitlines()
+                             if l.startswith(("#", "Thread")))
+            except (OSError, subprocess.TimeoutExpired):
+                lines.append("    (gdb did not answer)")
+    sys.stderr.write("\n".join(lines) + "\n")
+    sys.stderr.flush()
 
 
 def target(name):
