@@ -39,7 +39,7 @@ UNITS      := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRC))
 BENCH_SRC  := $(sort $(wildcard bench/b_*.c))
 BENCHES    := $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-.PHONY: all lib test unit e2e check asan bench demo install uninstall clean fmt deps help
+.PHONY: all lib test unit e2e check asan bench bench-build demo install uninstall clean fmt deps help
 all: lib $(BUILD)/shimmer
 
 lib: $(LIB)
@@ -153,8 +153,10 @@ test: deps
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
 
-bench: deps all $(BENCHES) $(BUILD)/bench/forward.so $(BUILD)/bench/x_export
+bench: deps bench-build
 	$(Q)SHIMMER_BUILD=$(abspath $(BUILD)) python3 bench/run.py
+
+bench-build: all $(BENCHES) $(BUILD)/bench/forward.so $(BUILD)/bench/x_export
 
 demo: deps all
 	$(Q)scripts/demo $(abspath $(BUILD))
