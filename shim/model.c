@@ -2,8 +2,8 @@
 /* Merging the slots into the model: sum every thread, convert ticks to seconds
  * with one calibration, symbolize each caller address once, group callers by
  * function. */
-#include <dlfcn.h>
 #include <errno.h>
+#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -52,16 +52,40 @@ static int cmp_res(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+struct obj_of {
+	uintptr_t addr;
+	const char *path;
+};
+
+static int find_obj(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct obj_of *q = arg;
+
+	(void)size;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+		if (ph->p_type == PT_LOAD && q->addr >= a && q->addr - a < ph->p_memsz) {
+			q->path = info->dlpi_name;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The object that defines the intercepted functions: the one holding getpid,
+ * found by its segments (dladdr would also scan libc's whole symbol table
+ * for a name not needed here). */
 static const char *libc_module(void)
 {
 	static char name[64];
-	Dl_info info;
 
 	if (!name[0]) {
+		struct obj_of q = {(uintptr_t)(void *)getpid, NULL};
 		const char *s = "libc.so.6";
-		if (dladdr((void *)getpid, &info) && info.dli_fname) {
-			const char *b = strrchr(info.dli_fname, '/');
-			s = b ? b + 1 : info.dli_fname;
+		if (dl_iterate_phdr(find_obj, &q) && q.path && q.path[0]) {
+			const char *b = strrchr(q.path, '/');
+			s = b ? b + 1 : q.path;
 		}
 		strncpy(name, s, sizeof(name) - 1);
 	}

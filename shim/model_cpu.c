@@ -2,7 +2,8 @@
 /* The CPU-sample part of the model: drain every thread's interned stacks,
  * symbolize each distinct address once, fold them into functions (self and
  * inclusive samples), caller->callee edges and per-thread effective periods;
- * the mappings (with build IDs) of loaded and of dlclose'd objects.
+ * the mappings (with build IDs) of loaded and of dlclose'd objects, read at
+ * the first stack (a process that took no sample never reads them).
  * Export time only: allocates freely, never touches the signal path. */
 #include <fcntl.h>
 #include <link.h>
@@ -28,10 +29,11 @@ struct build {
 	uint32_t *seen; /* per func: the stack serial that last counted it */
 	size_t cap_seen;
 	uint32_t serial;
+	int mapped; /* the mappings are read: at the first stack, so a process
+		     * that took no sample never reads /proc/self/maps */
 };
 
-
-
+static int read_mappings(struct shim_model *m);
 
 static int add_edge(struct build *b, uint32_t caller, uint32_t callee, uint64_t count)
 {
@@ -86,6 +88,8 @@ static void add_stack(const uintptr_t *pcs, uint32_t depth, uint64_t count, void
 
 	if (b->failed)
 		return;
+	if (!b->mapped++ && read_mappings(m) != 0)
+		goto fail;
 	if (shim_grow((void **)&m->stacks, &b->cap_stacks, m->nstacks, sizeof(*m->stacks)) != 0 ||
 	    !(locs = malloc(depth * sizeof(*locs))))
 		goto fail;
@@ -336,8 +340,6 @@ int shim_model_build_cpu(struct shim_model *m)
 	b.syms.nfuncs = &m->nfuncs;
 	b.syms.locs = &m->locs;
 	b.syms.nlocs = &m->nlocs;
-	if (read_mappings(m) != 0)
-		return -1;
 	shim_profiler_foreach(add_thread, &b);
 	shim_symtab_free(&b.syms);
 	shim_imap_free(&b.edgemap);

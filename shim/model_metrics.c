@@ -3,7 +3,6 @@
  * open fds by kind (from the fd table), its live threads, and the standard
  * process figures from /proc/self. Export time only (the worker's scrape or a
  * flush); reads files, never touches a hook's state. */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -117,35 +117,45 @@ static int read_small(const char *path, char *buf, size_t size)
 	return got > 0 ? 0 : -1;
 }
 
+/* Every open fd of the process: /proc/self/fd listed with getdents64 into a
+ * buffer on the stack (opendir would malloc 32 KiB and fstat). */
 static uint64_t count_fds(void)
 {
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *e;
+	char buf[4096] __attribute__((aligned(8)));
+	int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	uint64_t n = 0;
+	long got;
 
-	if (!d)
+	if (fd < 0)
 		return 0;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
+	while ((got = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < got;) {
+			/* struct linux_dirent64: ino 8, off 8, reclen 2, type 1, name */
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof(reclen));
+			n += buf[off + 19] != '.';
+			off += reclen ? reclen : got;
+		}
+	close(fd);
 	return n ? n - 1 : 0; /* the directory's own fd */
 }
 
-/* The boot time, seconds since the epoch ("btime" in /proc/stat); 0 unknown. */
+/* The boot time, seconds since the epoch: what "btime" in /proc/stat says
+ * (the kernel's realtime minus boottime offset, whole seconds), from the two
+ * clocks rather than by reading /proc/stat (every CPU's counters); boottime
+ * read on both sides of realtime so the two instants cancel. 0 unknown. */
 static double boot_time(void)
 {
-	FILE *fp = fopen("/proc/stat", "re");
-	char line[256];
-	double t = 0;
+	struct timespec b0, r, b1;
+	int64_t real, boot;
 
-	while (fp && fgets(line, sizeof(line), fp))
-		if (strncmp(line, "btime ", 6) == 0) {
-			t = (double)strtoull(line + 6, NULL, 10);
-			break;
-		}
-	if (fp)
-		fclose(fp);
-	return t;
+	if (clock_gettime(CLOCK_BOOTTIME, &b0) != 0 || clock_gettime(CLOCK_REALTIME, &r) != 0 ||
+	    clock_gettime(CLOCK_BOOTTIME, &b1) != 0)
+		return 0;
+	real = (int64_t)r.tv_sec * 1000000000 + r.tv_nsec;
+	boot = ((int64_t)b0.tv_sec * 1000000000 + b0.tv_nsec +
+		(int64_t)b1.tv_sec * 1000000000 + b1.tv_nsec) / 2;
+	return real > boot ? (double)((real - boot) / 1000000000) : 0;
 }
 
 /* /proc/self/stat after the command name (which may hold spaces and ')'):
@@ -213,10 +223,14 @@ void shim_model_build_metrics(struct shim_model *m)
 	}
 	if (shim_config.heap_sample > 0) {
 		struct shim_heap_stats hs;
-		shim_heap_stats(&hs);
 		m->heap_live.known = 1;
-		m->heap_live.live_bytes = hs.live_bytes;
-		m->heap_live.peak_bytes = hs.peak_bytes;
+		/* no sample, nothing live: and the stats walk every stack slot
+		 * (hundreds of KiB of untouched pages for a short process) */
+		if (shim_heap_samples()) {
+			shim_heap_stats(&hs);
+			m->heap_live.live_bytes = hs.live_bytes;
+			m->heap_live.peak_bytes = hs.peak_bytes;
+		}
 	}
 	service_name(m);
 	fds_by_kind(m);
