@@ -2,8 +2,11 @@
 /* Writing the outputs of one process image. Runs at exit, _exit, exec, in the
  * fork child at its own exit, and on the worker (SHIMMER_FLUSH_SECS, a dump
  * request); never from a hook's hot path. Files are created 0600 with
- * O_EXCL|O_NOFOLLOW under a temporary name and renamed into place, so a reader
- * never sees half a file and a re-flush replaces cleanly. */
+ * O_EXCL|O_NOFOLLOW. A worker flush, and any rewrite of a file written before,
+ * goes through a temporary name renamed into place, so a reader of a running
+ * process never sees half a file and a re-flush replaces cleanly; the last
+ * flush (the process is ending) writes a file new to the folder directly
+ * under its name. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -49,6 +52,7 @@ static const struct writer writers[] = {
 
 static char run_dir[PATH_MAX];
 static int warned_dir, warned_write;
+static unsigned written; /* bit per writers[] entry: in run_dir already */
 /* one flush at a time: the temp names are per pid, and the run folder is made
  * once; never taken by a hook */
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -78,6 +82,7 @@ void shim_output_fork_child(void)
 	fork_held = 0;
 	run_dir[0] = '\0';
 	warned_dir = warned_write = 0;
+	written = 0;
 }
 
 const char *shim_output_dir(void)
@@ -126,10 +131,9 @@ static int make_run_dir(void)
 
 	if (run_dir[0])
 		return 0;
-	if (make_base(shim_config.out) != 0)
-		goto fail;
 	safe_name(exe, sizeof(exe), program_invocation_short_name);
-	for (int n = 1; n < 100; n++) {
+	written = 0;
+	for (int n = 1, based = 0; n < 100; n++) {
 		int len = n == 1 ? snprintf(run_dir, sizeof(run_dir), "%s/%s.%d", shim_config.out,
 					    exe, pid)
 				 : snprintf(run_dir, sizeof(run_dir), "%s/%s.%d.%d",
@@ -138,6 +142,14 @@ static int make_run_dir(void)
 			break;
 		if (mkdir(run_dir, 0700) == 0)
 			return 0;
+		/* the base folder is made (mkdir -p) only when it is missing:
+		 * most runs find it there, one mkdir for the whole path */
+		if (errno == ENOENT && !based++) {
+			if (make_base(shim_config.out) != 0)
+				goto fail;
+			n--;
+			continue;
+		}
 		if (errno != EEXIST)
 			break;
 	}
@@ -171,13 +183,25 @@ static int low_fd_away(int fd)
 	return fd >= 0 && fd <= 2 ? shim_worker_high_fd(fd) : fd;
 }
 
-static int write_file(int dirfd, const char *name, const struct shim_sink *s)
+/* Write s to name in the run folder. direct: create name itself (O_EXCL; a
+ * half-written file is removed); else, or when name exists, a temporary file
+ * renamed over it. */
+static int write_file(int dirfd, const char *name, const struct shim_sink *s, int direct)
 {
 	char tmp[NAME_MAX + 1];
+	const char *path = name;
 	int fd, saved;
 
-	snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, getpid());
-	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	fd = direct ? openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			     0600)
+		    : -1;
+	if (fd < 0 && (!direct || errno == EEXIST)) {
+		direct = 0;
+		path = tmp;
+		snprintf(tmp, sizeof(tmp), ".%s.%d.tmp", name, getpid());
+		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    0600);
+	}
 	if (fd < 0)
 		goto fail;
 	fd = low_fd_away(fd);
@@ -189,12 +213,12 @@ static int write_file(int dirfd, const char *name, const struct shim_sink *s)
 	}
 	if (close(fd) != 0)
 		goto fail_unlink;
-	if (renameat(dirfd, tmp, dirfd, name) != 0)
+	if (!direct && renameat(dirfd, tmp, dirfd, name) != 0)
 		goto fail_unlink;
 	return 0;
 fail_unlink:
 	saved = errno;
-	unlinkat(dirfd, tmp, 0);
+	unlinkat(dirfd, path, 0);
 	errno = saved;
 fail:
 	if (!warned_write++)
@@ -216,6 +240,10 @@ static int flush_locked(void)
 {
 	struct shim_model m;
 	int dirfd, rc = 0;
+	/* every flush but the last runs on the worker (periodic, dump), while
+	 * readers may look; the last one, as the process ends, creates the
+	 * files it writes for the first time in place (a rename less each) */
+	int last = !shim_worker_is_self();
 
 	if (make_run_dir() != 0)
 		return -1;
@@ -243,8 +271,10 @@ static int flush_locked(void)
 			shim_err("cannot render %s%s", writers[i].file,
 				 s.failed ? ": out of memory" : "");
 			rc = -1;
-		} else if (write_file(dirfd, writers[i].file, &s) != 0) {
+		} else if (write_file(dirfd, writers[i].file, &s, last && !(written & 1u << i)) != 0) {
 			rc = -1;
+		} else {
+			written |= 1u << i;
 		}
 		shim_sink_free(&s);
 	}

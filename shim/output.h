@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The run folder ($SHIMMER_OUT/<exe>.<pid>/) and writing each enabled output
- * into it: 0600, O_EXCL|O_NOFOLLOW temp file, then an atomic rename. */
+ * into it: 0600, O_EXCL|O_NOFOLLOW; a temp file then an atomic rename, except
+ * a file the last flush (not on the worker) writes for the first time. */
 #ifndef SHIM_OUTPUT_H
 #define SHIM_OUTPUT_H
 
@@ -8,8 +9,9 @@
  * -1 after one "shimmer: ..." line per failure kind (unwritable folder, full
  * disk); the target is never affected. Flushes are serialized by one lock (the
  * worker's periodic or on-demand flush and the final one at exit never
- * interleave; each file is replaced by rename). Export time only: allocates,
- * does I/O, takes the flush lock; the caller holds shim_tls.internal. */
+ * interleave; a file written before is replaced by rename). Export time only:
+ * allocates, does I/O, takes the flush lock; the caller holds
+ * shim_tls.internal. */
 int shim_output_flush(void);
 
 /* Create this image's run folder now if it does not exist yet (the control
