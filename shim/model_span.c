@@ -65,6 +65,18 @@ static void convert(struct shim_model_trace *t, struct shim_model_span *d,
 	d->target2 = name_of(t, s->res2);
 }
 
+/* 1 + the highest resource id of n spans (at least hi): the names a model needs. */
+static size_t names_needed(const struct shim_span *s, size_t n, size_t hi)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i].res != SHIM_SPAN_NORES && s[i].res < SHIM_RES_CAP && s[i].res >= hi)
+			hi = (size_t)s[i].res + 1;
+		if (s[i].res2 != SHIM_SPAN_NORES && s[i].res2 < SHIM_RES_CAP && s[i].res2 >= hi)
+			hi = (size_t)s[i].res2 + 1;
+	}
+	return hi;
+}
+
 static char *read_cmdline(void)
 {
 	char buf[4096], *out;
@@ -113,15 +125,19 @@ int shim_model_build_spans(struct shim_model *m, const struct shim_span *spans, 
 	t->export_dropped = shim_otlp_dropped(t->export_error, sizeof(t->export_error));
 	if (!shim_span_on)
 		return 0; /* not sampled, or the SDK is disabled: no spans at all */
-	t->nnames = SHIM_RES_CAP;
-	t->names = calloc(t->nnames, sizeof(*t->names));
+	if (with_root)
+		shim_span_root(&root);
+	/* names by id up to the highest one a span refers to (most processes
+	 * name a few resources; the table holds SHIM_RES_CAP) */
+	t->nnames = with_root ? names_needed(&root, 1, 0) : 0;
+	t->nnames = names_needed(spans, n, t->nnames);
+	t->names = calloc(t->nnames ? t->nnames : 1, sizeof(*t->names));
 	t->spans = calloc(n + 1, sizeof(*t->spans));
 	if (!t->names || !t->spans) {
 		shim_model_free_spans(m);
 		return -1;
 	}
 	if (with_root) {
-		shim_span_root(&root);
 		convert(t, &t->spans[k++], &root);
 		if (!root.t1)
 			t->spans[0].end_ns = shim_span_unix_ns(shim_clock_now());

@@ -61,11 +61,22 @@ void shim_sink_puts(struct shim_sink *s, const char *str)
 void shim_sink_printf(struct shim_sink *s, const char *fmt, ...)
 {
 	va_list ap;
+	size_t room;
 	int n;
 
+	/* format straight into the room left (one pass: most lines fit), and
+	 * again after growing when it did not */
+	if (s->failed || (!s->buf && reserve(s, 0) != 0))
+		return;
+	room = s->cap - s->len;
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(s->buf + s->len, room, fmt, ap);
 	va_end(ap);
+	if (n >= 0 && (size_t)n < room) {
+		s->len += (size_t)n;
+		return;
+	}
+	s->buf[s->len] = '\0'; /* a cut-off attempt leaves no trace */
 	if (n < 0 || reserve(s, (size_t)n) != 0)
 		return;
 	va_start(ap, fmt);
