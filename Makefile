@@ -10,7 +10,7 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -ftls-model=initial-exec -fno-strict-aliasing -MMD -MP
-LDLIBS   := -ldl -lpthread -ljansson -lz -lm
+LDLIBS   := -ldl -lpthread -lz -lm
 
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -118,7 +118,7 @@ $(BUILD)/targets/%: tests/targets/%.cc
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka -ljansson $(LDLIBS)
 
 $(BUILD)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)

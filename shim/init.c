@@ -4,7 +4,6 @@
  * heavy library, so every process the user starts pays little. */
 #include <dlfcn.h>
 #include <errno.h>
-#include <jansson.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -192,9 +191,6 @@ __attribute__((constructor)) static void shim_ctor(void)
 	shim_tls.internal++;
 	shim_pid = getpid();
 	shim_clock_init();
-	/* jansson seeds its hash from /dev/urandom on first use unless told:
-	 * an open and a read at every exit for tables of our own keys */
-	json_object_seed(((size_t)shim_clock_now() ^ ((size_t)shim_pid << 20)) | 1);
 	if (getauxval(AT_SECURE)) {
 		shim_err("secure-exec (setuid/setgid) process: instrumentation is off");
 		goto out;
