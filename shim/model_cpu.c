@@ -88,8 +88,11 @@ static void add_stack(const uintptr_t *pcs, uint32_t depth, uint64_t count, void
 
 	if (b->failed)
 		return;
-	if (!b->mapped++ && read_mappings(m) != 0)
-		goto fail;
+	if (!b->mapped) {
+		b->mapped = 1;
+		if (read_mappings(m) != 0)
+			goto fail;
+	}
 	if (shim_grow((void **)&m->stacks, &b->cap_stacks, m->nstacks, sizeof(*m->stacks)) != 0 ||
 	    !(locs = malloc(depth * sizeof(*locs))))
 		goto fail;
