@@ -17,6 +17,7 @@
 #include "model.h"
 #include "profiler.h"
 #include "record.h"
+#include "span.h"
 #include "thread.h"
 
 static void add(const struct shim_thread *t, void *arg)
@@ -149,6 +150,20 @@ static int sym_level(uint64_t samples)
 	return samples == 0 ? 0 : samples < SYM_DEBUG_FILES_SAMPLES ? 1 : 2;
 }
 
+/* The trace part for the trace files only (the executable's path, the host,
+ * every span converted); without them the rings are still drained into the
+ * store, so what is kept or dropped does not depend on SHIMMER_FORMATS. */
+static int build_trace(struct shim_model *m)
+{
+	const unsigned trace_files = 1u << SHIM_FMT_OTLP | 1u << SHIM_FMT_CHROME |
+				     1u << SHIM_FMT_NDJSON;
+
+	if (shim_config.formats & trace_files)
+		return shim_model_build_trace(m);
+	shim_span_drain();
+	return 0;
+}
+
 /* full: callers and CPU samples too (symbolizes); else counts only. */
 static int build(struct shim_model *m, int full)
 {
@@ -254,7 +269,7 @@ static int build(struct shim_model *m, int full)
 	m->nres = n;
 	qsort(m->res, m->nres, sizeof(*m->res), cmp_res);
 
-	if (full && (shim_model_build_cpu(m) != 0 || shim_model_build_trace(m) != 0 ||
+	if (full && (shim_model_build_cpu(m) != 0 || build_trace(m) != 0 ||
 		     shim_model_build_heap(m) != 0))
 		goto fail;
 	/* the /proc figures and the fd census are for metrics.prom and scrapes

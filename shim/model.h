@@ -219,8 +219,9 @@ struct shim_model {
 };
 
 /* Build the model from every thread's slot. Returns 0 or -1 (out of memory; the
- * model is then empty but valid). Export time only: allocates, locks the
- * thread registry. */
+ * model is then empty but valid). The trace part only when SHIMMER_FORMATS has
+ * a trace file (OTLP, Chrome, NDJSON), the metrics part only with metrics.prom.
+ * Export time only: allocates, locks the thread registry. */
 int shim_model_build(struct shim_model *m);
 
 void shim_model_free(struct shim_model *m);
