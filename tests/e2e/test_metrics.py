@@ -201,6 +201,17 @@ class TestExposition(MetricsTest):
         s = parse_prom(text)
         self.check_counts(s, 1, t.p.pid)
         self.assertEqual({l["service_name"] for _, l, _ in s}, {'svc "quoted"\\x'})
+        # the process figures as /proc says them: start time = btime + the
+        # start in clock ticks (exact); every fd, Shimmer's own too (a few
+        # come and go around the scrape: its connection)
+        with open("/proc/stat") as f:
+            btime = next(int(l.split()[1]) for l in f if l.startswith("btime "))
+        with open("/proc/%d/stat" % t.p.pid) as f:
+            ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        start = btime + ticks / os.sysconf("SC_CLK_TCK")
+        self.assertAlmostEqual(value(s, "process_start_time_seconds"), start, delta=1e-3)
+        self.assertAlmostEqual(value(s, "process_open_fds"),
+                               len(os.listdir("/proc/%d/fd" % t.p.pid)), delta=3)
         # a second scrape sees the same counts: scraping is never counted
         self.assertEqual(value(parse_prom(scrape(port)[2]), "shimmer_calls_total",
                                function="write"), self.N)
@@ -211,6 +222,8 @@ class TestExposition(MetricsTest):
             text = f.read()
         self.promtool(text)
         self.check_counts(parse_prom(text), 1, t.p.pid)
+        self.assertAlmostEqual(value(parse_prom(text), "process_start_time_seconds"), start,
+                               delta=1e-3)
 
     def test_other_paths_and_methods(self):
         t = self.start()
