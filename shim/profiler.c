@@ -233,6 +233,17 @@ static void thread_end(void *arg)
 		release(t);
 }
 
+/* The signals the thread blocks now: a sample whose context blocks more is
+ * in one of the program's handlers (shim_unwind_signal loads nothing there). */
+static void note_mask(struct prof_thread *t)
+{
+	sigset_t set;
+
+	t->scratch.mask_ok = pthread_sigmask(SIG_BLOCK, NULL, &set) == 0;
+	if (t->scratch.mask_ok)
+		memcpy(&t->scratch.mask, &set, sizeof(t->scratch.mask));
+}
+
 static void start_thread(uintptr_t stack_hi)
 {
 	struct prof_thread *t;
@@ -243,6 +254,7 @@ static void start_thread(uintptr_t stack_hi)
 	if (!t)
 		return;
 	t->stack_hi = stack_hi;
+	note_mask(t);
 	if (arm(t) != 0) {
 		release(t);
 		return;
@@ -270,6 +282,11 @@ void shim_profiler_thread_start(void)
 		pthread_attr_destroy(&a);
 	}
 	start_thread(hi);
+	/* a normal context: load the unwinder if a sample asked for it */
+	if (shim_unwind_wanted() && shim_unwind_enter()) {
+		shim_unwind_load();
+		shim_unwind_leave();
+	}
 	shim_tls.internal--;
 }
 
@@ -338,8 +355,7 @@ int shim_profiler_init(void)
 		goto off;
 	}
 	theirs = old;
-	if (shim_unwind_init() != 0)
-		shim_info("libunwind.so.8 not found: stacks by frame pointers only");
+	shim_unwind_setup(); /* libunwind itself is loaded on first need */
 	key_ok = pthread_key_create(&key, thread_end) == 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigprof;
@@ -380,6 +396,7 @@ void shim_profiler_fork_child(void)
 		wipe(me);
 		me->tid = (int)syscall(SYS_gettid);
 		me->stack_hi = hi;
+		note_mask(me);
 		atomic_store(&me->live, 1);
 		if (arm(me) != 0) {
 			self = NULL;
