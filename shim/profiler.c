@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "heap.h"
 #include "log.h"
 #include "profiler.h"
 #include "thread.h"
@@ -312,6 +313,21 @@ static void *wrapped_start(void *p)
 
 void *shim_profiler_wrap(void *(**start)(void *), void **arg)
 {
+	/* The program's first thread: load the unwinder first when a walk may
+	 * come (sampling or heap profiling). glibc sizes a thread's DTV when it
+	 * makes the thread, so a TLS module loaded later (libunwind has one)
+	 * changes the size of pthread_create's calloc and the number of frees a
+	 * thread's teardown makes, depending on when the first sample came: the
+	 * exact allocation counts would differ from run to run. A normal
+	 * context: the program's own call, no lock of ours held. */
+	if (!shim_tls.internal && (hz || shim_heap_mean()) && !shim_unwind_ready()) {
+		shim_tls.internal++;
+		if (shim_unwind_enter()) {
+			shim_unwind_load();
+			shim_unwind_leave();
+		}
+		shim_tls.internal--;
+	}
 	if (!atomic_load_explicit(&sampling, memory_order_relaxed) || shim_tls.internal)
 		return NULL;
 	for (int i = 0; i < WRAPS; i++) {

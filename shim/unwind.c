@@ -29,7 +29,9 @@
  *  - the heap sampler's walk (shim_unwind_here): an allocation hook after the
  *    real allocator returned (no malloc lock held), the guard held, inside
  *    shim_unwind_enter (no fork is made meanwhile);
- *  - a new thread's start, once a sample asked for it (shim_unwind_wanted);
+ *  - the program's first pthread_create (shim_profiler_wrap: every thread
+ *    then has the same TLS layout), and a new thread's start once a sample
+ *    asked for it (shim_unwind_wanted);
  *  - the profiler's handler, only when the interrupted PC is in the main
  *    program's own text, the program does not define its own allocator, and
  *    the thread blocks no more signals than when it was armed (so it is not
