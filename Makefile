@@ -10,9 +10,10 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -ftls-model=initial-exec -fno-strict-aliasing -MMD -MP
-# jansson and zlib are opened at first use (shim/libs.c), not linked: every
-# process start would load them; -z defs makes a call libs.c misses a link error
-LDLIBS   := -ldl -lpthread -lm
+# jansson and zlib are opened at first use (shim/libs.c), not linked, and the
+# three libm functions are computed there: every process start would load
+# them; -z defs makes a call libs.c misses a link error
+LDLIBS   := -ldl -lpthread
 
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -120,7 +121,7 @@ $(BUILD)/targets/%: tests/targets/%.cc
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS) -ljansson -lz
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS) -ljansson -lz -lm
 
 $(BUILD)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
