@@ -53,6 +53,11 @@ static uint64_t untracked; /* threads that found no free slot */
 
 extern void *__libc_stack_end;
 
+/* libc's sigaction under its other exported name: our own calls skip the
+ * sigaction hook, whose first use would dlsym the real one (some 10 us of
+ * every process start, for programs that never call sigaction) */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
 static uint64_t clock_now(void)
 {
 	struct timespec ts;
@@ -89,7 +94,7 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 				if (atomic_load(&state[i]) == USED && slots[i])
 					disarm(slots[i]);
 			atomic_store(&owned, 0);
-			sigaction(SIGPROF, &t, NULL);
+			__sigaction(SIGPROF, &t, NULL);
 			say_yield();
 		}
 		if (t.sa_flags & SA_SIGINFO)
@@ -99,7 +104,7 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 	} else if (t.sa_handler == SIG_DFL) {
 		/* the default action of SIGPROF ends the process: as it would have */
 		atomic_store(&owned, 0);
-		sigaction(SIGPROF, &t, NULL);
+		__sigaction(SIGPROF, &t, NULL);
 		raise(SIGPROF);
 	}
 }
@@ -363,7 +368,7 @@ int shim_profiler_init(void)
 	clock_id = shim_config.clock_wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
 	period.tv_sec = hz == 1 ? 1 : 0;
 	period.tv_nsec = hz == 1 ? 0 : 1000000000L / hz;
-	if (sigaction(SIGPROF, NULL, &old) != 0)
+	if (__sigaction(SIGPROF, NULL, &old) != 0)
 		goto off;
 	if ((old.sa_flags & SA_SIGINFO) ||
 	    (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
@@ -377,7 +382,7 @@ int shim_profiler_init(void)
 	sa.sa_sigaction = on_sigprof;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPROF, &sa, NULL) != 0) {
+	if (__sigaction(SIGPROF, &sa, NULL) != 0) {
 		shim_err("cannot install the SIGPROF handler: %s; CPU sampling is off",
 			 strerror(errno));
 		goto off;
