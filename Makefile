@@ -10,10 +10,10 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -ftls-model=initial-exec -fno-strict-aliasing -MMD -MP
-# jansson and zlib are opened at first use (shim/libs.c), not linked, and the
-# three libm functions are computed there: every process start would load
-# them; -z defs makes a call libs.c misses a link error
-LDLIBS   := -ldl -lpthread
+# jansson and zlib are opened at first use (shim/libs.c), not linked: every
+# process start would load them (libm, small and in most processes anyway,
+# is linked); -z defs makes a call libs.c misses a link error
+LDLIBS   := -ldl -lpthread -lm
 
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -8,12 +8,10 @@
  * -z defs). libm's three functions are computed here (the end of the file). */
 #include <dlfcn.h>
 #include <jansson.h>
-#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdint.h>
 #include <zlib.h>
 
 #include "libs.h"
@@ -187,99 +185,4 @@ void json_object_seed(size_t s)
 		p_json_object_seed(s);
 	else
 		seed = s;
-}
-
-/* ---- libm: its three functions Shimmer calls (the heap sampler's
- * exponential draws and weights, the writers' rounding), computed here so
- * that libm is not loaded into every process either. Accurate to a few ulp
- * (glibc's are to one); no errno, no floating-point exceptions raised on
- * purpose. ---- */
-
-static const double ln2_hi = 6.93147180369123816490e-01; /* trailing zeros: k*ln2_hi exact */
-static const double ln2_lo = 1.90821492927058770002e-10;
-
-union dbits {
-	double d;
-	uint64_t u;
-};
-
-double log(double x)
-{
-	union dbits v = {x};
-	double s, z, p;
-	int e = 0;
-
-	if (x != x || x == __builtin_inf())
-		return x;
-	if (x <= 0)
-		return x == 0 ? -__builtin_inf() : __builtin_nan("");
-	if (v.u < 0x0010000000000000ull) { /* subnormal: scale into the normal range */
-		v.d = x * 0x1p54;
-		e = -54;
-	}
-	e += (int)(v.u >> 52) - 1023;
-	v.u = (v.u & 0x000fffffffffffffull) | 0x3ff0000000000000ull; /* [1, 2) */
-	if (v.d > 1.4142135623730950488) {
-		v.d *= 0.5;
-		e++;
-	}
-	/* log(m) = 2 atanh(s), s = (m-1)/(m+1), |s| <= 0.1716: s^2 <= 0.0295 */
-	s = (v.d - 1) / (v.d + 1);
-	z = s * s;
-	p = 1.0 / 25;
-	for (int k = 23; k >= 3; k -= 2)
-		p = 1.0 / k + z * p;
-	return (double)e * ln2_hi + (2 * s + (2 * s * z * p + (double)e * ln2_lo));
-}
-
-/* e^r - 1 for |r| <= 0.5: x (1 + x/2 (1 + x/3 (... (1 + x/18)))) */
-static double expm1_small(double x)
-{
-	double p = 1.0;
-
-	for (int n = 18; n >= 2; n--)
-		p = 1.0 + x / n * p;
-	return x * p;
-}
-
-/* e^x for -40 <= x <= 709.8: 2^k e^r, |r| <= ln2/2 */
-static double exp_mid(double x)
-{
-	union dbits a;
-	int k = (int)(x * 1.44269504088896340736 + (x < 0 ? -0.5 : 0.5));
-	double r = (x - k * ln2_hi) - k * ln2_lo;
-	double er = 1.0 + expm1_small(r);
-
-	/* 2^(k-1) * 2: k may be 1024 at the top of the range */
-	a.u = (uint64_t)(k - 1 + 1023) << 52;
-	return er * a.d * 2.0;
-}
-
-double expm1(double x)
-{
-	if (x != x)
-		return x;
-	if (x > 709.78)
-		return __builtin_inf();
-	if (x < -40)
-		return -1.0; /* e^-40 is below half an ulp of 1 */
-	if (__builtin_fabs(x) <= 0.5)
-		return expm1_small(x);
-	return exp_mid(x) - 1.0;
-}
-
-long long llround(double x)
-{
-	long long r;
-	double f;
-
-	if (!(__builtin_fabs(x) < 0x1p63))
-		return LLONG_MIN; /* NaN or out of range: what x86's conversion gives */
-	r = (long long)x; /* toward zero */
-	f = x - (double)r; /* exact: the fraction (0 from 2^52 on) */
-	if (f >= 0.5)
-		r++;
-	else if (f <= -0.5)
-		r--;
-	return r;
 }

@@ -5,8 +5,7 @@
  * functions of theirs that Shimmer calls, hidden, with their own prototypes
  * (from <jansson.h> and <zlib.h>); each forwards to the library, which the
  * first call opens with dlopen(RTLD_LOCAL). Callers keep calling json_* and
- * deflate* as before. log, expm1 and llround (all Shimmer takes from libm)
- * are defined there too, computed: libm is not linked either. */
+ * deflate* as before. */
 #ifndef SHIM_LIBS_H
 #define SHIM_LIBS_H
 
