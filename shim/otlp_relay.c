@@ -8,7 +8,9 @@
  * parent, the requests are posted here, with retries, within the exit flush.
  * Both ends check the other's credentials (SO_PEERCRED: the parent's pid, our
  * uid). At exit the listener is shut first (later children post themselves),
- * then what was queued on it is taken in: nothing handed over is lost. */
+ * then what was queued on it is taken in: nothing handed over is lost, unless
+ * the parent dies without its exit flush (SIGKILL), as its own spans would;
+ * children's spans wait RELAY_DELAY_MS at most for that reason. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +35,7 @@
 #define HELD_MAX (16u * 1024u * 1024u)	   /* children's requests held, bytes */
 #define BATCH_BYTES (1024u * 1024u)	   /* one merged POST */
 #define TAKE_MS 100			   /* a child's messages, after its connect */
+#define RELAY_DELAY_MS 200 /* children would have posted at once: not 5 s later */
 #define MAX_ATTEMPTS 6
 #define PREFIX "{\"resourceSpans\":["
 #define PREFIX_LEN (sizeof(PREFIX) - 1)
@@ -295,7 +298,10 @@ void shim_otlp_relay_tick(uint64_t now)
 		return;
 	while (r.head && post_some(shim_config.otel.timeout_ms, why, sizeof(why)) == 1 && full())
 		;
-	r.next_ns = shim_clock_mono_ns() + (uint64_t)shim_config.otel.bsp_delay_ms * 1000000ull;
+	r.next_ns = shim_clock_mono_ns() + (uint64_t)(shim_config.otel.bsp_delay_ms < RELAY_DELAY_MS
+							      ? shim_config.otel.bsp_delay_ms
+							      : RELAY_DELAY_MS) *
+						  1000000ull;
 }
 
 int shim_otlp_relay_hold(const struct shim_sink *body, uint32_t nspans)
