@@ -78,8 +78,9 @@ void shim_otlp_relay_init(void);
 /* Worker: post what children handed over when a batch is due. */
 void shim_otlp_relay_tick(uint64_t now_ns);
 
-/* Exit: refuse new children, take in the requests already queued. */
-void shim_otlp_relay_stop(void);
+/* Exit: refuse new children, take in the requests already queued (waiting
+ * for none past deadline_ns, CLOCK_MONOTONIC). */
+void shim_otlp_relay_stop(uint64_t deadline_ns);
 
 /* Exit: add one request of this process (`nspans` spans in body, a
  * {"resourceSpans":[...]} object) to those held. Returns 0, -1 when it is

@@ -506,7 +506,7 @@ void shim_otlp_final(uint64_t start_ns)
 	pthread_mutex_unlock(&q.mx);
 	/* children exiting from now on post themselves; those that handed
 	 * their spans over already are held with ours */
-	shim_otlp_relay_stop();
+	shim_otlp_relay_stop(deadline);
 	bound_queue();
 	hold_rest();
 	/* to the parent's relay when it has one, else posted (retried) here */

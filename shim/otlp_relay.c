@@ -12,6 +12,7 @@
  * the parent dies without its exit flush (SIGKILL), as its own spans would;
  * children's spans wait RELAY_DELAY_MS at most for that reason. */
 #include <errno.h>
+#include <stdint.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -119,8 +120,9 @@ static void hold(struct blob *b, int own)
 	pthread_mutex_unlock(&r.mx);
 }
 
-/* A child's connection: its messages until EOF, each a head and a body. */
-static void take(int c)
+/* A child's connection: its messages until EOF, each a head and a body,
+ * waiting TAKE_MS at most for each, and never past `until`. */
+static void take(int c, uint64_t until)
 {
 	uint64_t deadline = shim_clock_mono_ns() + TAKE_MS * 1000000ull;
 	struct ucred cr;
@@ -133,7 +135,7 @@ static void take(int c)
 		struct blob *b;
 		struct head h;
 		if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-			if (wait_for(c, POLLIN, deadline) != 0)
+			if (wait_for(c, POLLIN, deadline < until ? deadline : until) != 0)
 				return;
 			continue;
 		}
@@ -157,19 +159,27 @@ static void take(int c)
 	}
 }
 
-static void on_connect(int lfd, void *arg)
+static void drain(int lfd, uint64_t until)
 {
-	(void)arg;
 	for (;;) {
 		int c = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (c < 0)
 			return;
-		take(c);
+		take(c, until);
 		close(c);
 	}
 }
 
-/* On the worker, before it unshares its fds: the listener. */
+static void on_connect(int lfd, void *arg)
+{
+	(void)arg;
+	drain(lfd, UINT64_MAX);
+}
+
+/* The listener: from the constructor (a process's children may exit before
+ * its worker starts: the backlog keeps them), or in a fork child on its
+ * worker before it unshares its fds; in both, the program's fd table holds it
+ * for the exit drain. */
 static void relay_listen(void *arg)
 {
 	struct sockaddr_un a;
@@ -322,7 +332,7 @@ int shim_otlp_relay_hold(const struct shim_sink *body, uint32_t nspans)
 	return 0;
 }
 
-void shim_otlp_relay_stop(void)
+void shim_otlp_relay_stop(uint64_t deadline)
 {
 	int fd = r.lfd;
 	struct stat st;
@@ -336,7 +346,7 @@ void shim_otlp_relay_stop(void)
 		return; /* the program closed ours; the number is not ours now */
 	/* new connections are refused from here on; those queued are ours */
 	shutdown(fd, SHUT_RD);
-	on_connect(fd, NULL);
+	drain(fd, deadline);
 	close(fd);
 }
 
