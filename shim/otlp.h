@@ -2,7 +2,9 @@
 /* OTLP/HTTP push of spans (http/json): from the worker thread, through libcurl
  * opened with dlopen the first time a batch is due (never linked: start-up
  * cost), batched per OTEL_BSP_*, retried on 429/502/503/504 only, bounded at
- * exit by SHIMMER_EXIT_FLUSH_MS. Never from a hook. */
+ * exit by SHIMMER_EXIT_FLUSH_MS. Never from a hook. At exit a process hands
+ * its last spans to its traced parent when it has one (otlp_relay.c), which
+ * pushes them with its own: a short process never waits on the collector. */
 #ifndef SHIM_OTLP_H
 #define SHIM_OTLP_H
 
