@@ -51,16 +51,8 @@ long shim_otlp_raw_post(const char *url, const char *body, size_t len, int gzipp
 			const char *headers, long timeout_ms, long *retry_after, char *why,
 			size_t wsize);
 
-/* ---- between otlp_http.c, otlp_json.c and otlp_relay.c (export side) ---- */
+/* ---- between otlp_http.c and otlp_relay.c (export side only) ---- */
 struct shim_sink;
-struct shim_model;
-
-/* One ExportTraceServiceRequest of spans [first, first + n) of m (its
- * resource, its spans) appended to out, as export/otlp.c's
- * shim_export_otlp_request writes it but without jansson. Returns 0, -1 out
- * of memory. */
-int shim_otlp_json_request(const struct shim_model *m, size_t first, size_t n,
-			   struct shim_sink *out);
 
 /* POST one ExportTraceServiceRequest (gzipped per the settings) within
  * timeout_ms: libcurl, or the plain socket at exit when libcurl was never

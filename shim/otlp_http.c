@@ -20,12 +20,12 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../export/export.h"
 #include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "model.h"
 #include "otlp.h"
-#include "sink.h"
 #include "span.h"
 #include "worker.h"
 
@@ -291,7 +291,7 @@ static int render(size_t first, size_t n, int with_root, struct shim_sink *body)
 	rc = shim_model_build_spans(&m, spans + first, n, with_root);
 	shim_span_store_unlock();
 	if (rc == 0)
-		rc = shim_otlp_json_request(&m, 0, m.trace.nspans, body);
+		rc = shim_export_otlp_request(&m, 0, m.trace.nspans, body);
 	shim_model_free_spans(&m);
 	return rc == 0 && !body->failed ? 0 : -1;
 }
