@@ -10,7 +10,10 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -ftls-model=initial-exec -fno-strict-aliasing -MMD -MP
-LDLIBS   := -ldl -lpthread -lz -lm
+# jansson and zlib are opened at first use (shim/libs.c), not linked: every
+# process start would load them (libm, small and in most processes anyway,
+# is linked); -z defs makes a call libs.c misses a link error
+LDLIBS   := -ldl -lpthread -lm
 
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -71,7 +74,7 @@ $(BUILD)/exports.map: hooks/EXPORTS
 $(LIB): $(LIB_OBJ) $(BUILD)/exports.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(LIB_OBJ) $(LDFLAGS) -Wl,--version-script=$(BUILD)/exports.map \
-		-Wl,-z,nodelete $(LDLIBS)
+		-Wl,-z,nodelete $(if $(SAN),,-Wl,-z,defs) $(LDLIBS)
 
 $(BUILD)/shimmer: scripts/shimmer
 	@mkdir -p $(dir $@)
@@ -118,7 +121,7 @@ $(BUILD)/targets/%: tests/targets/%.cc
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka -ljansson $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(LDLIBS) -ljansson -lz -lm
 
 $(BUILD)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)

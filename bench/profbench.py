@@ -45,6 +45,9 @@ TRACE_WORKLOADS = [
     ("200x /bin/true + cat", ["/bin/sh", "-c", LOOP], "wall", 1.10, {}),
     ("same, SHIMMER_HEAP_SAMPLE=0", ["/bin/sh", "-c", LOOP], "wall", None,
      {"SHIMMER_HEAP_SAMPLE": "0"}),
+    # the shim without the push: what of the ratio above is the push's
+    ("same, no OTLP push", ["/bin/sh", "-c", LOOP], "wall", None,
+     {"OTEL_EXPORTER_OTLP_ENDPOINT": ""}),
 ]
 # the exporter pushes during the run, not only at exit
 TRACE_ENV = {"OTEL_BSP_SCHEDULE_DELAY": "200"}

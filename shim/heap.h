@@ -59,8 +59,8 @@ static inline __attribute__((always_inline)) uint64_t shim_heap_free(const void 
 	return 0;
 }
 
-/* Read SHIMMER_HEAP_SAMPLE from shim_config, map the tables and load the
- * unwinder. Returns 0, or -1 with one "shimmer: " line (heap profiling is
+/* Read SHIMMER_HEAP_SAMPLE from shim_config and map the tables (the
+ * unwinder is loaded by the first sample's walk). Returns 0, or -1 with one "shimmer: " line (heap profiling is
  * then off). Constructor only. */
 int shim_heap_init(void);
 

@@ -4,6 +4,7 @@
  * heavy library, so every process the user starts pays little. */
 #include <dlfcn.h>
 #include <errno.h>
+#include <jansson.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -20,6 +21,7 @@
 #include "fdtab.h"
 #include "heap.h"
 #include "init.h"
+#include "libs.h"
 #include "log.h"
 #include "metrics.h"
 #include "output.h"
@@ -106,6 +108,7 @@ static void fork_child(void)
 {
 	shim_pid = getpid();
 	shim_log_reset();
+	shim_libs_fork_child();
 	shim_thread_fork_child();
 	shim_output_fork_child();
 	shim_unwind_fork_child();
@@ -191,6 +194,10 @@ __attribute__((constructor)) static void shim_ctor(void)
 	shim_tls.internal++;
 	shim_pid = getpid();
 	shim_clock_init();
+	/* jansson seeds its hash from /dev/urandom on first use unless told:
+	 * an open and a read at every exit for tables of our own keys (recorded
+	 * here, applied when shim/libs.c loads jansson at export) */
+	json_object_seed(((size_t)shim_clock_now() ^ ((size_t)shim_pid << 20)) | 1);
 	if (getauxval(AT_SECURE)) {
 		shim_err("secure-exec (setuid/setgid) process: instrumentation is off");
 		goto out;

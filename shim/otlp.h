@@ -2,7 +2,9 @@
 /* OTLP/HTTP push of spans (http/json): from the worker thread, through libcurl
  * opened with dlopen the first time a batch is due (never linked: start-up
  * cost), batched per OTEL_BSP_*, retried on 429/502/503/504 only, bounded at
- * exit by SHIMMER_EXIT_FLUSH_MS. Never from a hook. */
+ * exit by SHIMMER_EXIT_FLUSH_MS. Never from a hook. At exit a process hands
+ * its last spans to its traced parent when it has one (otlp_relay.c), which
+ * pushes them with its own: a short process never waits on the collector. */
 #ifndef SHIM_OTLP_H
 #define SHIM_OTLP_H
 
@@ -48,5 +50,46 @@ int shim_otlp_retryable(long status);
 long shim_otlp_raw_post(const char *url, const char *body, size_t len, int gzipped,
 			const char *headers, long timeout_ms, long *retry_after, char *why,
 			size_t wsize);
+
+/* ---- between otlp_http.c and otlp_relay.c (export side only) ---- */
+struct shim_sink;
+
+/* POST one ExportTraceServiceRequest (gzipped per the settings) within
+ * timeout_ms: libcurl, or the plain socket at exit when libcurl was never
+ * set up. Returns the HTTP status, or 0 with *why set when no answer came;
+ * *retry_after the server's Retry-After seconds, else -1. */
+long shim_otlp_post(const struct shim_sink *body, long timeout_ms, long *retry_after, char *why,
+		    size_t wsize);
+
+/* Count n spans as not delivered, for the reason why. Thread-safe. */
+void shim_otlp_lost(uint64_t n, const char *why);
+
+/* The relay (otlp_relay.c): children hand their last requests to a parent
+ * that pushes too, at exit, in one local message. Set up with the push
+ * (constructor): the listener comes with the worker thread. */
+void shim_otlp_relay_init(void);
+
+/* Worker: post what children handed over when a batch is due. */
+void shim_otlp_relay_tick(uint64_t now_ns);
+
+/* Exit: refuse new children, take in the requests already queued (waiting
+ * for none past deadline_ns, CLOCK_MONOTONIC). */
+void shim_otlp_relay_stop(uint64_t deadline_ns);
+
+/* Exit: add one request of this process (`nspans` spans in body, a
+ * {"resourceSpans":[...]} object) to those held. Returns 0, -1 when it is
+ * not one (the caller counts its spans as lost). */
+int shim_otlp_relay_hold(const struct shim_sink *body, uint32_t nspans);
+
+/* Exit: hand everything held to the parent's relay, or post it here with
+ * retries until the deadline (CLOCK_MONOTONIC ns). Returns 0 when all went,
+ * 1 when the deadline came first, 2 when the next retry would be after it. */
+int shim_otlp_relay_flush(uint64_t deadline_ns);
+
+/* Drop what is still held; returns its span count. */
+uint64_t shim_otlp_relay_give_up(void);
+
+/* After fork: nothing held, no listener (the child makes its own). */
+void shim_otlp_relay_fork_child(void);
 
 #endif

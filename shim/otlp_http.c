@@ -211,9 +211,7 @@ static int gzip(const char *in, size_t n, struct shim_sink *out)
 	return rc == Z_STREAM_END ? 0 : -1;
 }
 
-/* POST one body. Returns the HTTP status, or 0 with *why set when no answer
- * came; *retry_after the server's Retry-After seconds, else -1. */
-static long post(const struct shim_sink *body, long timeout_ms, long *retry_after, char *why,
+long shim_otlp_post(const struct shim_sink *body, long timeout_ms, long *retry_after, char *why,
 		 size_t wsize)
 {
 	struct curl_slist *hdr = NULL;
@@ -323,7 +321,7 @@ static int attempt(size_t k, int with_root, long timeout_ms)
 		snprintf(why, sizeof(why), "out of memory rendering a batch");
 		status = 0;
 	} else {
-		status = post(&body, timeout_ms, &ra, why, sizeof(why));
+		status = shim_otlp_post(&body, timeout_ms, &ra, why, sizeof(why));
 	}
 	shim_sink_free(&body);
 	pthread_mutex_lock(&q.mx);
@@ -378,7 +376,8 @@ static void tick(void *arg)
 	size_t batch = (size_t)shim_config.otel.bsp_batch, left;
 
 	(void)arg;
-	load_curl(); /* now, not at exit: see post() */
+	load_curl(); /* now, not at exit: see shim_otlp_post() */
+	shim_otlp_relay_tick(now);
 	shim_span_drain();
 	bound_queue();
 	left = unsent();
@@ -407,6 +406,7 @@ int shim_otlp_init(void)
 		q.err_fd = shim_worker_high_fd(q.err_fd);
 	if (shim_worker_every(TICK_MS, tick, NULL) != 0)
 		shim_err("no room for the OTLP push on the worker; spans are pushed at exit only");
+	shim_otlp_relay_init();
 	return 0;
 }
 
@@ -456,10 +456,46 @@ static void why_append(const char *w)
 	q.why[n + k] = '\0';
 }
 
+void shim_otlp_lost(uint64_t n, const char *why)
+{
+	pthread_mutex_lock(&q.mx);
+	q.dropped += n;
+	snprintf(q.why, sizeof(q.why), "%s", why);
+	pthread_mutex_unlock(&q.mx);
+}
+
+/* What is left of the store, root span first, as requests of at most a
+ * batch each, held with the children's. */
+static void hold_rest(void)
+{
+	size_t batch = (size_t)shim_config.otel.bsp_batch;
+
+	for (;;) {
+		struct shim_sink body;
+		size_t left = unsent(), k;
+		int root = !q.root_sent;
+		if (!left && !root)
+			return;
+		k = left < batch - (root ? 1 : 0) ? left : batch - (root ? 1 : 0);
+		shim_sink_init(&body);
+		if (render(q.sent, k, root, &body) != 0 ||
+		    shim_otlp_relay_hold(&body, (uint32_t)(k + (root ? 1 : 0))) != 0) {
+			shim_sink_free(&body);
+			return; /* counted as not delivered below */
+		}
+		shim_sink_free(&body);
+		pthread_mutex_lock(&q.mx);
+		q.sent += k;
+		q.root_sent = 1;
+		pthread_mutex_unlock(&q.mx);
+	}
+}
+
 void shim_otlp_final(uint64_t start_ns)
 {
 	uint64_t deadline = start_ns + (uint64_t)shim_config.exit_flush_ms * 1000000ull;
-	size_t batch = (size_t)shim_config.otel.bsp_batch, left;
+	size_t left;
+	int rc;
 
 	if (!q.on)
 		return;
@@ -468,44 +504,25 @@ void shim_otlp_final(uint64_t start_ns)
 	q.sent += q.inflight; /* a worker stuck in a post: its batch is its own */
 	q.inflight = 0;
 	pthread_mutex_unlock(&q.mx);
+	/* children exiting from now on post themselves; those that handed
+	 * their spans over already are held with ours */
+	shim_otlp_relay_stop(deadline);
 	bound_queue();
-	q.retry_ns = 0;
-	q.attempt = 0;
-	for (;;) {
-		uint64_t now = shim_clock_mono_ns();
-		int root = !q.root_sent;
-		size_t k;
-		left = unsent();
-		if (!left && !root)
-			break;
-		if (now >= deadline) {
-			char w[80];
+	hold_rest();
+	/* to the parent's relay when it has one, else posted (retried) here */
+	rc = shim_otlp_relay_flush(deadline);
+	if (rc) {
+		char w[80];
+		if (rc == 1)
 			snprintf(w, sizeof(w), "exit flush time (SHIMMER_EXIT_FLUSH_MS=%d) used up",
 				 shim_config.exit_flush_ms);
-			why_append(w);
-			break;
-		}
-		if (q.retry_ns >= deadline) {
-			why_append("next retry after the exit flush time");
-			break;
-		}
-		if (q.retry_ns > now) {
-			struct timespec ts = {.tv_sec = (time_t)((q.retry_ns - now) / 1000000000ull),
-					      .tv_nsec = (long)((q.retry_ns - now) % 1000000000ull)};
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		k = left < batch - (root ? 1 : 0) ? left : batch - (root ? 1 : 0);
-		{
-			long ms = (long)((deadline - now) / 1000000ull);
-			if (ms > shim_config.otel.timeout_ms)
-				ms = shim_config.otel.timeout_ms;
-			attempt(k, root, ms ? ms : 1);
-		}
+		else
+			snprintf(w, sizeof(w), "next retry after the exit flush time");
+		why_append(w);
 	}
 	left = unsent() + !q.root_sent;
 	pthread_mutex_lock(&q.mx);
-	q.dropped += left;
+	q.dropped += left + shim_otlp_relay_give_up();
 	q.sent += unsent();
 	q.root_sent = 1;
 	pthread_mutex_unlock(&q.mx);
@@ -533,6 +550,7 @@ void shim_otlp_fork_child(void)
 	q.retry_ns = 0;
 	q.attempt = 0;
 	q.root_sent = 0;
+	shim_otlp_relay_fork_child();
 	if (q.on)
 		q.next_ns = shim_clock_mono_ns() + (uint64_t)shim_config.otel.bsp_delay_ms * 1000000ull;
 }

@@ -6,13 +6,17 @@
  * Bounded by a deadline through poll; fds high and close-on-exec. */
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -52,10 +56,15 @@ static int wait_fd(int fd, short ev, uint64_t deadline)
 	return poll(&p, 1, ms) == 1 ? 0 : -1;
 }
 
-static int send_all(int fd, const char *p, size_t n, uint64_t deadline)
+/* Headers and body in one sendmsg (one segment on loopback), the rest as
+ * the socket takes it. */
+static int send_all(int fd, const char *h, size_t hn, const char *b, size_t bn, uint64_t deadline)
 {
-	while (n) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+	struct iovec iov[2] = {{(void *)h, hn}, {(void *)b, bn}};
+	struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
+
+	while (iov[0].iov_len + iov[1].iov_len) {
+		ssize_t w = sendmsg(fd, &m, MSG_NOSIGNAL);
 		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
 			if (wait_fd(fd, POLLOUT, deadline) != 0)
 				return -1;
@@ -63,10 +72,42 @@ static int send_all(int fd, const char *p, size_t n, uint64_t deadline)
 		}
 		if (w <= 0)
 			return -1;
-		p += w;
-		n -= (size_t)w;
+		for (int i = 0; i < 2 && w > 0; i++) {
+			size_t k = (size_t)w < iov[i].iov_len ? (size_t)w : iov[i].iov_len;
+			iov[i].iov_base = (char *)iov[i].iov_base + k;
+			iov[i].iov_len -= k;
+			w -= (ssize_t)k;
+		}
+		m.msg_iov = iov[0].iov_len ? iov : iov + 1;
+		m.msg_iovlen = iov[0].iov_len ? 2 : 1;
 	}
 	return 0;
+}
+
+/* A numeric host without the resolver (no nsswitch, no files read). */
+static int numeric(const char *host, const char *port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+	char *end;
+	long p = strtol(port, &end, 10);
+
+	if (*end || p <= 0 || p > 65535)
+		return -1;
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+		a4->sin_family = AF_INET;
+		a4->sin_port = htons((uint16_t)p);
+		*len = sizeof(*a4);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)p);
+		*len = sizeof(*a6);
+		return 0;
+	}
+	return -1;
 }
 
 long shim_otlp_raw_post(const char *url, const char *body, size_t len, int gzipped,
@@ -76,7 +117,9 @@ long shim_otlp_raw_post(const char *url, const char *body, size_t len, int gzipp
 	uint64_t deadline = shim_clock_mono_ns() + (uint64_t)timeout_ms * 1000000ull;
 	char host[256], port[16] = "80", hbuf[4096], resp[2048];
 	const char *h = url + 7, *path, *hend;
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL, num;
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
 	struct hdrbuf hb = {.p = hbuf, .cap = sizeof(hbuf)};
 	size_t got = 0;
 	long status = 0;
@@ -103,15 +146,26 @@ long shim_otlp_raw_post(const char *url, const char *body, size_t len, int gzipp
 		if (c)
 			snprintf(port, sizeof(port), "%.*s", (int)(hend - c - 1), c + 1);
 	}
-	if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
+	if (numeric(host, port, &ss, &sslen) == 0) {
+		memset(&num, 0, sizeof(num));
+		num.ai_family = ss.ss_family;
+		num.ai_addr = (struct sockaddr *)&ss;
+		num.ai_addrlen = sslen;
+	} else if (getaddrinfo(host, port, &hints, &ai) != 0 || !ai) {
 		snprintf(why, wsize, "Could not resolve host: %s", host);
 		return 0;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0)
-		fd = shim_worker_high_fd(fd);
-	if (fd < 0 || (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS))
-		goto conn_fail;
+	{
+		const struct addrinfo *to = ai ? ai : &num;
+		int one = 1;
+		fd = socket(to->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			fd = shim_worker_high_fd(fd);
+		if (fd >= 0)
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (fd < 0 || (connect(fd, to->ai_addr, to->ai_addrlen) != 0 && errno != EINPROGRESS))
+			goto conn_fail;
+	}
 	if (wait_fd(fd, POLLOUT, deadline) != 0)
 		goto timeout;
 	{
@@ -129,7 +183,7 @@ long shim_otlp_raw_post(const char *url, const char *body, size_t len, int gzipp
 	put(&hb, resp);
 	shim_otlp_parse_headers(headers, put_line, &hb);
 	put(&hb, "\r\n");
-	if (send_all(fd, hb.p, hb.len, deadline) != 0 || send_all(fd, body, len, deadline) != 0)
+	if (send_all(fd, hb.p, hb.len, body, len, deadline) != 0)
 		goto timeout;
 	while (got + 1 < sizeof(resp)) {
 		ssize_t r = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
@@ -169,6 +223,7 @@ timeout:
 out:
 	if (fd >= 0)
 		close(fd);
-	freeaddrinfo(ai);
+	if (ai)
+		freeaddrinfo(ai);
 	return status;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "heap.h"
 #include "log.h"
 #include "profiler.h"
 #include "thread.h"
@@ -52,6 +53,11 @@ static uint64_t untracked; /* threads that found no free slot */
 
 extern void *__libc_stack_end;
 
+/* libc's sigaction under its other exported name: our own calls skip the
+ * sigaction hook, whose first use would dlsym the real one (some 10 us of
+ * every process start, for programs that never call sigaction) */
+extern int __sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
 static uint64_t clock_now(void)
 {
 	struct timespec ts;
@@ -88,7 +94,7 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 				if (atomic_load(&state[i]) == USED && slots[i])
 					disarm(slots[i]);
 			atomic_store(&owned, 0);
-			sigaction(SIGPROF, &t, NULL);
+			__sigaction(SIGPROF, &t, NULL);
 			say_yield();
 		}
 		if (t.sa_flags & SA_SIGINFO)
@@ -98,7 +104,7 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 	} else if (t.sa_handler == SIG_DFL) {
 		/* the default action of SIGPROF ends the process: as it would have */
 		atomic_store(&owned, 0);
-		sigaction(SIGPROF, &t, NULL);
+		__sigaction(SIGPROF, &t, NULL);
 		raise(SIGPROF);
 	}
 }
@@ -233,6 +239,17 @@ static void thread_end(void *arg)
 		release(t);
 }
 
+/* The signals the thread blocks now: a sample whose context blocks more is
+ * in one of the program's handlers (shim_unwind_signal loads nothing there). */
+static void note_mask(struct prof_thread *t)
+{
+	sigset_t set;
+
+	t->scratch.mask_ok = pthread_sigmask(SIG_BLOCK, NULL, &set) == 0;
+	if (t->scratch.mask_ok)
+		memcpy(&t->scratch.mask, &set, sizeof(t->scratch.mask));
+}
+
 static void start_thread(uintptr_t stack_hi)
 {
 	struct prof_thread *t;
@@ -243,6 +260,7 @@ static void start_thread(uintptr_t stack_hi)
 	if (!t)
 		return;
 	t->stack_hi = stack_hi;
+	note_mask(t);
 	if (arm(t) != 0) {
 		release(t);
 		return;
@@ -270,6 +288,11 @@ void shim_profiler_thread_start(void)
 		pthread_attr_destroy(&a);
 	}
 	start_thread(hi);
+	/* a normal context: load the unwinder if a sample asked for it */
+	if (shim_unwind_wanted() && shim_unwind_enter()) {
+		shim_unwind_load();
+		shim_unwind_leave();
+	}
 	shim_tls.internal--;
 }
 
@@ -295,6 +318,21 @@ static void *wrapped_start(void *p)
 
 void *shim_profiler_wrap(void *(**start)(void *), void **arg)
 {
+	/* The program's first thread: load the unwinder first when a walk may
+	 * come (sampling or heap profiling). glibc sizes a thread's DTV when it
+	 * makes the thread, so a TLS module loaded later (libunwind has one)
+	 * changes the size of pthread_create's calloc and the number of frees a
+	 * thread's teardown makes, depending on when the first sample came: the
+	 * exact allocation counts would differ from run to run. A normal
+	 * context: the program's own call, no lock of ours held. */
+	if (!shim_tls.internal && (hz || shim_heap_mean()) && !shim_unwind_ready()) {
+		shim_tls.internal++;
+		if (shim_unwind_enter()) {
+			shim_unwind_load();
+			shim_unwind_leave();
+		}
+		shim_tls.internal--;
+	}
 	if (!atomic_load_explicit(&sampling, memory_order_relaxed) || shim_tls.internal)
 		return NULL;
 	for (int i = 0; i < WRAPS; i++) {
@@ -330,7 +368,7 @@ int shim_profiler_init(void)
 	clock_id = shim_config.clock_wall ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
 	period.tv_sec = hz == 1 ? 1 : 0;
 	period.tv_nsec = hz == 1 ? 0 : 1000000000L / hz;
-	if (sigaction(SIGPROF, NULL, &old) != 0)
+	if (__sigaction(SIGPROF, NULL, &old) != 0)
 		goto off;
 	if ((old.sa_flags & SA_SIGINFO) ||
 	    (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)) {
@@ -338,14 +376,13 @@ int shim_profiler_init(void)
 		goto off;
 	}
 	theirs = old;
-	if (shim_unwind_init() != 0)
-		shim_info("libunwind.so.8 not found: stacks by frame pointers only");
+	shim_unwind_setup(); /* libunwind itself is loaded on first need */
 	key_ok = pthread_key_create(&key, thread_end) == 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigprof;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPROF, &sa, NULL) != 0) {
+	if (__sigaction(SIGPROF, &sa, NULL) != 0) {
 		shim_err("cannot install the SIGPROF handler: %s; CPU sampling is off",
 			 strerror(errno));
 		goto off;
@@ -380,6 +417,7 @@ void shim_profiler_fork_child(void)
 		wipe(me);
 		me->tid = (int)syscall(SYS_gettid);
 		me->stack_hi = hi;
+		note_mask(me);
 		atomic_store(&me->live, 1);
 		if (arm(me) != 0) {
 			self = NULL;

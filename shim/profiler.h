@@ -40,9 +40,12 @@ void shim_profiler_thread_start(void);
 /* For the pthread_create hook: when sampling is on, replace *start and *arg with
  * a wrapper that arms the new thread then runs the program's routine. The
  * record comes from a fixed pool (none free: the thread runs unsampled).
- * Returns the record to give to shim_profiler_unwrap if pthread_create
- * fails, or NULL when nothing was wrapped. Async-signal-safe: yes. Allocates:
- * no. Locks: none. */
+ * The program's first call also loads libunwind when sampling or heap
+ * profiling is on (so every thread's TLS layout is the same whatever the
+ * sampling does later). Returns the record to give to shim_profiler_unwrap
+ * if pthread_create fails, or NULL when nothing was wrapped.
+ * Async-signal-safe: no (the first call's dlopen). Allocates: only that
+ * dlopen's. Locks: only the loader's. */
 void *shim_profiler_wrap(void *(**start)(void *), void **arg);
 
 /* pthread_create failed: give back the record shim_profiler_wrap returned. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Walking the interrupted thread's stack from a signal context: libunwind's
  * DWARF unwinder first (right at function entry and in code without frame
- * pointers), a bounded frame-pointer walk when libunwind cannot start. */
+ * pointers), a bounded frame-pointer walk when libunwind cannot start or is
+ * not loaded yet (it is loaded on first need, never in the constructor). */
 #ifndef SHIM_UNWIND_H
 #define SHIM_UNWIND_H
 
@@ -11,27 +12,53 @@
  * state so the handler uses little of the target's stack. */
 struct shim_unwind_scratch {
 	uint64_t cursor[160]; /* an unw_cursor_t (127 words on x86_64) */
+	uint64_t mask;	      /* signals the thread blocked when it was armed */
+	int mask_ok;	      /* mask was read */
 };
 
-/* Warm libunwind up outside any handler (first-use initialisation may take
- * the loader lock and allocate). Returns 0 or -1. Constructor only. */
-int shim_unwind_init(void);
+/* Constructor: note where the program's own code and Shimmer's are and
+ * whether malloc is Shimmer's hook (a few microseconds, no dlopen). libunwind
+ * itself is loaded later, only by a process that needs it: see
+ * shim_unwind_load. Returns 0. Idempotent. */
+int shim_unwind_setup(void);
+
+/* Load libunwind now, from a normal context: Shimmer's guard held, inside
+ * shim_unwind_enter/leave (so no fork is made while the loader runs), not in
+ * a signal handler, not in a vfork child. Skipped (-1, try again later) while
+ * any thread is mapping objects (r_debug not consistent) or another thread is
+ * loading it. Returns 0 when libunwind is ready. Async-signal-safe: no
+ * (dlopen). Allocates: yes (the loader's, uncounted under the guard). */
+int shim_unwind_load(void);
+
+/* Nonzero once a sample was taken with the frame-pointer walk because
+ * libunwind was not loaded: a normal context that sees it should call
+ * shim_unwind_load. Async-signal-safe: yes. */
+int shim_unwind_wanted(void);
+
+/* Nonzero when libunwind is loaded. Async-signal-safe: yes. */
+int shim_unwind_ready(void);
 
 /* Fill pcs[0..max) with the interrupted code's PC then the return addresses of
  * its callers, from the signal handler's ucontext uc; stack_hi (the top of the
- * thread's stack, 0 when unknown) bounds the frame-pointer fallback, used only
- * when libunwind could not be loaded. Returns the number of
- * frames (0 when none could be read). pcs[0] is the exact interrupted PC;
- * pcs[i>0] are return addresses (the call is at pcs[i]-1).
+ * thread's stack, 0 when unknown) bounds the frame-pointer walk, used while
+ * libunwind is not loaded. The first sample that finds libunwind unloaded
+ * and the interrupted code in the main program's own text (where the thread
+ * holds none of the loader's or malloc's locks) loads it there; any other
+ * sample walks frame pointers and marks the unwinder wanted. Returns the
+ * number of frames (0 when none could be read). pcs[0] is the exact
+ * interrupted PC; pcs[i>0] are return addresses (the call is at pcs[i]-1).
+ * Call between shim_unwind_enter and shim_unwind_leave.
  * Async-signal-safe: yes (libunwind local unwinding with its per-thread cache;
- * its first touch of a module takes the loader lock). Allocates: no. */
+ * its first touch of a module takes the loader lock; the one load is gated as
+ * above). Allocates: no (but the one load). */
 int shim_unwind_signal(void *uc, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,
 		       uintptr_t stack_hi);
 
 /* Fill pcs[0..max) with the return addresses of the frames that called this
  * function (this function's own frame may lead), innermost first (libunwind
- * only; 0 when it is not loaded). For the heap sampler, called from an
- * allocation hook with the thread's guard held. Async-signal-safe: no
+ * only: loaded here by shim_unwind_load on first use; 0 when it cannot be).
+ * For the heap sampler, called from an allocation hook with the thread's
+ * guard held, between shim_unwind_enter and shim_unwind_leave. Async-signal-safe: no
  * (libunwind may take the loader lock). Allocates: no (libunwind maps its
  * per-thread frame cache with mmap and unmaps it at thread exit). */
 int shim_unwind_here(uintptr_t *pcs, int max);
@@ -56,12 +83,12 @@ void shim_unwind_fork_prepare(void);
 void shim_unwind_fork_parent(void);
 void shim_unwind_fork_child(void);
 
-/* libunwind's code, once loaded (0, 0 before): its own mmap/munmap calls are
- * Shimmer's, never the program's. */
 /* The executable segment [lo, hi) of the loaded object holding addr.
  * Returns 0 or -1. Not async-signal-safe (dl_iterate_phdr). */
 int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
 
+/* libunwind's code, once loaded (0, 0 before): its own mmap/munmap calls are
+ * Shimmer's, never the program's. */
 extern uintptr_t shim_unwind_lo, shim_unwind_hi;
 
 static inline int shim_unwind_owns(uintptr_t pc)

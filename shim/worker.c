@@ -35,6 +35,7 @@ struct watch {
 	int fd;
 	void (*fn)(int, void *);
 	void *arg;
+	int now; /* wants the thread (not shim_worker_watch_lazy) */
 };
 
 volatile int shim_worker_pending;
@@ -43,10 +44,30 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* jobs, watches, state
 static struct job jobs[SHIM_WORKER_JOBS];
 static struct watch watches[SHIM_WORKER_FDS];
 static struct job starts[4]; /* shim_worker_on_start: fn and arg only */
-static int njobs, nwatches, nstarts;
+static struct job early[2];  /* shim_worker_on_start_shared */
+static int njobs, nwatches, nstarts, nearly;
+/* Jobs alone need no thread before the first one is due: a process that
+ * lives less than that (a shell loop's `true`) never starts one. A watch or
+ * a start hook wants it from the next hooked call. */
+static atomic_ullong start_at;
+static atomic_int start_now;
 static int wake_fd = -1;
 static atomic_int running, stopping, exited, created, worker_tid;
 static pthread_t thread;
+
+/* The thread for a job due at `due`: from the first hooked call after it, or
+ * after LAZY_MS at most (a program that then blocks in one long call would
+ * otherwise leave its first spans unsent until it returns). */
+#define LAZY_MS 20
+static void lazy_start(uint64_t due)
+{
+	uint64_t cap = shim_clock_mono_ns() + LAZY_MS * 1000000ull, at = atomic_load(&start_at);
+
+	if (due > cap)
+		due = cap;
+	if (!at || due < at)
+		atomic_store(&start_at, due);
+}
 
 int shim_worker_every(unsigned period_ms, void (*fn)(void *), void *arg)
 {
@@ -60,6 +81,7 @@ int shim_worker_every(unsigned period_ms, void (*fn)(void *), void *arg)
 		jobs[njobs].next_ns = shim_clock_mono_ns() + jobs[njobs].period_ns;
 		jobs[njobs].fn = fn;
 		jobs[njobs].arg = arg;
+		lazy_start(jobs[njobs].next_ns);
 		njobs++;
 		rc = 0;
 		if (!atomic_load(&running))
@@ -70,7 +92,7 @@ int shim_worker_every(unsigned period_ms, void (*fn)(void *), void *arg)
 	return rc;
 }
 
-int shim_worker_watch(int fd, void (*fn)(int, void *), void *arg)
+static int watch(int fd, void (*fn)(int, void *), void *arg, int now)
 {
 	int rc = -1;
 
@@ -79,14 +101,27 @@ int shim_worker_watch(int fd, void (*fn)(int, void *), void *arg)
 		watches[nwatches].fd = fd;
 		watches[nwatches].fn = fn;
 		watches[nwatches].arg = arg;
+		watches[nwatches].now = now;
 		nwatches++;
 		rc = 0;
+		if (now)
+			atomic_store(&start_now, 1);
 		if (!atomic_load(&running))
 			shim_worker_pending = 1;
 	}
 	pthread_mutex_unlock(&lock);
 	shim_worker_wake();
 	return rc;
+}
+
+int shim_worker_watch(int fd, void (*fn)(int, void *), void *arg)
+{
+	return watch(fd, fn, arg, 1);
+}
+
+int shim_worker_watch_lazy(int fd, void (*fn)(int, void *), void *arg)
+{
+	return watch(fd, fn, arg, 0);
 }
 
 int shim_worker_on_start(void (*fn)(void *), void *arg)
@@ -99,8 +134,24 @@ int shim_worker_on_start(void (*fn)(void *), void *arg)
 		starts[nstarts].arg = arg;
 		nstarts++;
 		rc = 0;
+		atomic_store(&start_now, 1);
 		if (!atomic_load(&running))
 			shim_worker_pending = 1;
+	}
+	pthread_mutex_unlock(&lock);
+	return rc;
+}
+
+int shim_worker_on_start_shared(void (*fn)(void *), void *arg)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&lock);
+	if (fn && nearly < (int)(sizeof(early) / sizeof(early[0]))) {
+		early[nearly].fn = fn;
+		early[nearly].arg = arg;
+		nearly++;
+		rc = 0;
 	}
 	pthread_mutex_unlock(&lock);
 	return rc;
@@ -170,6 +221,17 @@ static void *loop(void *unused)
 	(void)unused;
 	shim_tls.internal = 1; /* for the thread's whole life */
 	atomic_store(&worker_tid, (int)syscall(SYS_gettid));
+	for (int i = 0;; i++) {
+		struct job s;
+		pthread_mutex_lock(&lock);
+		if (i >= nearly) {
+			pthread_mutex_unlock(&lock);
+			break;
+		}
+		s = early[i];
+		pthread_mutex_unlock(&lock);
+		s.fn(s.arg);
+	}
 	/* A table of fds of its own: the files and sockets opened here (flushes,
 	 * the control socket) never take a number the program is about to reuse
 	 * (a shell's close(1) then dup2(f, 1)), and the program cannot close or
@@ -276,6 +338,9 @@ int shim_worker_start(void)
 
 	if (!shim_worker_pending || atomic_load(&stopping))
 		return 0;
+	if (!atomic_load_explicit(&start_now, memory_order_relaxed) &&
+	    shim_clock_mono_ns() < atomic_load_explicit(&start_at, memory_order_relaxed))
+		return 0; /* only jobs, none due yet */
 	pthread_mutex_lock(&lock);
 	if (atomic_load(&running) || !shim_worker_pending) {
 		pthread_mutex_unlock(&lock);
@@ -349,6 +414,17 @@ void shim_worker_fork_child(void)
 	if (atomic_load(&running)) {
 		atomic_store(&running, 0);
 		shim_worker_pending = njobs || nwatches || nstarts;
+	}
+	/* the child's jobs are due a period from now: no thread before that
+	 * unless it watches fds or forks in turn */
+	atomic_store(&start_now, nstarts > 0);
+	for (int i = 0; i < nwatches; i++)
+		if (watches[i].now)
+			atomic_store(&start_now, 1);
+	atomic_store(&start_at, 0);
+	for (int i = 0; i < njobs; i++) {
+		jobs[i].next_ns = shim_clock_mono_ns() + jobs[i].period_ns;
+		lazy_start(jobs[i].next_ns);
 	}
 }
 

@@ -13,7 +13,8 @@
 #define SHIM_WORKER_FDS 16
 
 /* Run fn(arg) every period_ms on the worker. Returns 0 or -1 (table full).
- * Registering does not start the thread: the next hooked call does. Call from
+ * Registering does not start the thread: the first hooked call once the
+ * first job is due (20 ms at most) does: a short process never starts it. Call from
  * the constructor or export-time code, not from a hook. */
 int shim_worker_every(unsigned period_ms, void (*fn)(void *arg), void *arg);
 
@@ -24,6 +25,11 @@ int shim_worker_every(unsigned period_ms, void (*fn)(void *arg), void *arg);
  * the worker itself; an fd the worker opens exists only on the worker (other
  * threads must not close it), and fd numbers of either side never collide. */
 int shim_worker_watch(int fd, void (*fn)(int fd, void *arg), void *arg);
+
+/* The same, without asking for the thread: the fd is watched once the thread
+ * runs for another reason (a job due). For a listener whose backlog may
+ * wait. */
+int shim_worker_watch_lazy(int fd, void (*fn)(int fd, void *arg), void *arg);
 void shim_worker_unwatch(int fd);
 
 /* Run fn(arg) on the worker each time the thread starts (the first start, and
@@ -31,6 +37,14 @@ void shim_worker_unwatch(int fd);
  * that needs the thread, such as a control socket. Marks the worker pending as
  * a job does. Returns 0 or -1 (table full). Not from a hook. */
 int shim_worker_on_start(void (*fn)(void *arg), void *arg);
+
+/* Run fn(arg) on the worker each time the thread starts, before it takes a
+ * table of fds of its own: an fd fn makes (and watches with
+ * shim_worker_watch, which keeps it open on the worker) is then in the
+ * program's table too, where the exit flush can reach it. Unlike
+ * shim_worker_on_start it does not ask for the thread. Returns 0 or -1 (table
+ * full). Not from a hook. */
+int shim_worker_on_start_shared(void (*fn)(void *arg), void *arg);
 
 /* Nonzero when jobs or watches wait for the thread to start. Hooks test it
  * on their slow path and call shim_worker_start(). */

@@ -37,8 +37,11 @@ def preload():
 
 def base_env(extra=None):
     env = dict(os.environ)
+    # the machine's own settings never leak into a run: each test sets what
+    # it means (OTLP endpoints, trace context, debuginfod servers)
     for k in list(env):
-        if k.startswith("SHIMMER_") and k not in ("SHIMMER_BUILD", "SHIMMER_SAN"):
+        if (k.startswith(("SHIMMER_", "OTEL_")) and k not in ("SHIMMER_BUILD", "SHIMMER_SAN")) \
+                or k in ("TRACEPARENT", "TRACESTATE", "DEBUGINFOD_URLS"):
             del env[k]
     env.pop("LD_PRELOAD", None)
     if SAN:

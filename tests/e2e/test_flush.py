@@ -128,7 +128,10 @@ class TestFlush(ShimTest):
         t = Target(self, env={"SHIMMER_FLUSH_SECS": "1"})
         d = t.folder()
         pst = os.path.join(d, "profile.pstats")
-        wait_for(lambda: os.path.exists(pst), "the first periodic flush")
+        # every file of the first flush (each appears whole, by rename): the
+        # first flush also opens jansson and zlib, after profile.pstats
+        wait_for(lambda: all(os.path.exists(os.path.join(d, n)) for n in OUTPUTS),
+                 "the first periodic flush")
         self.assertIsNone(t.proc.poll(), "t_long ended on its own")
         first = self.check_outputs(d, "long_spin")
         sock = os.path.join(d, "control.sock")

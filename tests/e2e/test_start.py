@@ -1,0 +1,79 @@
+# SPDX-License-Identifier: MIT
+"""Process start stays cheap: libunwind is loaded on first need, never in the
+constructor. A short process that takes no CPU or heap sample never maps it;
+a CPU-bound one (its first sample, in its own code) and an allocating one
+(its first heap sample) do, and get DWARF-unwound stacks from their first
+sample on, also through code without frame pointers."""
+import os
+import re
+import unittest
+
+from shimlib import SAN, ShimTest, target
+
+MAPPED = b"libunwind: mapped\n"
+NOT_MAPPED = b"libunwind: not mapped\n"
+
+
+def folded(path):
+    res = {}
+    with open(path) as f:
+        for line in f:
+            stack, count = line.rstrip("\n").rsplit(" ", 1)
+            res[stack] = res.get(stack, 0) + int(count)
+    return res
+
+
+class TestStart(ShimTest):
+    def folder(self, run, exe):
+        f = run.folders(exe)
+        self.assertEqual(len(f), 1, "run folders: %s" % list(f))
+        return next(iter(f.values()))
+
+    def test_short_process_does_not_map_libunwind(self):
+        # t_start allocates nothing and runs well under one sampling period
+        bare, shim = self.assertTransparent([target("t_start")])
+        self.assertEqual(bare.stdout, NOT_MAPPED)
+        prof = shim.profile("t_start")  # the profile is still written
+        self.assertGreater(prof.calls("read"), 0)
+
+    def test_nothing_wants_it_when_sampling_is_off(self):
+        run = self.run_shim([target("t_start"), "0.3", "16384"],
+                            env={"SHIMMER_HZ": "0", "SHIMMER_HEAP_SAMPLE": "0"})
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(run.stdout, NOT_MAPPED)
+
+    def test_cpu_bound_process_loads_it_at_its_first_sample(self):
+        run = self.run_shim([target("t_start"), "0.3"], env={"SHIMMER_HEAP_SAMPLE": "0"})
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(run.stdout, MAPPED)
+        self.assertEqual(run.shimmer_lines(), [])
+        stacks = folded(os.path.join(self.folder(run, "t_start"), "cpu.folded"))
+        self.assertTrue(any(s.endswith("main;spin") for s in stacks), stacks)
+
+    def test_first_samples_unwound_without_frame_pointers(self):
+        # -O2 -fomit-frame-pointer: a frame-pointer walk cannot reach main
+        # from func_a; the load happens in the first sample's handler (the PC
+        # is in the program's own loop), so no sample of the split functions
+        # lacks main
+        run = self.run_shim([target("t_cpu_O2"), "0.3"], env={"SHIMMER_HZ": "200"})
+        self.assertEqual(run.rc, 0, run.stderr)
+        stacks = folded(os.path.join(self.folder(run, "t_cpu_O2"), "cpu.folded"))
+        leaves = {s: n for s, n in stacks.items() if re.search(r"(^|;)func_[abc]$", s)}
+        self.assertGreater(sum(leaves.values()), 20, stacks)
+        bad = {s: n for s, n in leaves.items() if ";main;" not in s}
+        self.assertEqual(bad, {}, "samples not unwound to main: %s" % stacks)
+
+    @unittest.skipIf(SAN, "under ASan its allocator answers malloc first: no heap samples")
+    def test_first_heap_sample_loads_it(self):
+        # 16 MiB in 1 KiB blocks at the default mean (512 KiB): ~32 samples
+        run = self.run_shim([target("t_start"), "0", "16384"], env={"SHIMMER_HZ": "0"})
+        self.assertEqual(run.rc, 0, run.stderr)
+        self.assertEqual(run.stdout, MAPPED)
+        stacks = folded(os.path.join(self.folder(run, "t_start"), "heap.folded"))
+        self.assertTrue(any(s.endswith("main;churn") for s in stacks), stacks)
+        # the first sample's stack too: every sampled block came from churn
+        self.assertTrue(all(s.endswith("main;churn") for s in stacks), stacks)
+
+
+if __name__ == "__main__":
+    unittest.main()
