@@ -4,6 +4,7 @@
  * decimal strings. Written straight into the sink (shim_jw_*: what jansson
  * would print, without building a tree); the same request body is what the
  * OTLP/HTTP push sends. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,28 @@
 #include "export.h"
 #include "spanview.h"
 
-
 #define FILE_BATCH 512 /* spans a line */
+
+/* A JSON string of s; bytes that are not UTF-8 (names come from the program:
+ * paths, hosts) become '?' rather than failing the whole request. */
+json_t *shim_json_str(const char *s)
+{
+	size_t n = strlen(s);
+	json_t *j = json_stringn(s, n);
+	char *c;
+
+	if (j)
+		return j;
+	c = malloc(n + 1);
+	if (!c)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		c[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
+	c[n] = '\0';
+	j = json_stringn(c, n);
+	free(c);
+	return j;
+}
 
 /* One KeyValue: {"key":k,"value":{"stringValue"|"intValue"|"boolValue":v}};
  * integers as decimal strings (int64 in OTLP/JSON). */

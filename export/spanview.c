@@ -294,54 +294,25 @@ static int utf8_ok(const unsigned char *s)
 	return 1;
 }
 
-/* A code point >= 0x80 of valid UTF-8 at p as jansson's JSON_ENSURE_ASCII
- * writes it: \uXXXX, a surrogate pair past the BMP. Returns its length. */
-static size_t ascii_escape(struct shim_sink *o, const unsigned char *p)
-{
-	unsigned len = *p < 0xE0 ? 2 : *p < 0xF0 ? 3 : 4;
-	uint32_t v = *p & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-	char esc[16];
-
-	for (unsigned k = 1; k < len; k++)
-		v = v << 6 | (p[k] & 0x3F);
-	if (v < 0x10000) {
-		snprintf(esc, sizeof(esc), "\\u%04X", (unsigned)v);
-	} else {
-		v -= 0x10000;
-		snprintf(esc, sizeof(esc), "\\u%04X\\u%04X", (unsigned)(0xD800 | (v >> 10)),
-			 (unsigned)(0xDC00 | (v & 0x3FF)));
-	}
-	shim_sink_puts(o, esc);
-	return len;
-}
-
-static void jw_str(struct shim_sink *o, const char *s, int ensure_ascii)
+void shim_jw_str(struct shim_sink *o, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s, *run = p;
-	int bad = !utf8_ok(p);
+	int ascii = !utf8_ok(p);
 	char esc[8];
 
 	shim_sink_write(o, "\"", 1);
-	for (;;) {
+	for (;; p++) {
 		unsigned c = *p;
-		if (c >= 0x20 && c != '"' && c != '\\' && !(c >= 0x80 && (bad || ensure_ascii))) {
-			p++;
+		if (c >= 0x20 && c != '"' && c != '\\' && !(ascii && c >= 0x80))
 			continue;
-		}
 		shim_sink_write(o, run, (size_t)(p - run));
+		run = p + 1;
 		if (!c)
 			break;
 		if (c >= 0x80) {
-			if (bad) {
-				shim_sink_write(o, "?", 1);
-				p++;
-			} else {
-				p += ascii_escape(o, p);
-			}
-			run = p;
+			shim_sink_write(o, "?", 1);
 			continue;
 		}
-		run = ++p;
 		switch (c) {
 		case '"':
 			shim_sink_write(o, "\\\"", 2);
@@ -370,16 +341,6 @@ static void jw_str(struct shim_sink *o, const char *s, int ensure_ascii)
 		}
 	}
 	shim_sink_write(o, "\"", 1);
-}
-
-void shim_jw_str(struct shim_sink *o, const char *s)
-{
-	jw_str(o, s, 0);
-}
-
-void shim_jw_str_ascii(struct shim_sink *o, const char *s)
-{
-	jw_str(o, s, 1);
 }
 
 void shim_jw_key(struct shim_sink *o, const char *key, int first)

@@ -60,18 +60,19 @@ void shim_sv_hex(const uint8_t *b, size_t n, char *out);
 /* A span id as 16 hex digits. */
 void shim_sv_id(uint64_t id, char out[17]);
 
+/* A jansson string of s with bytes that are not UTF-8 as '?' (export/otlp.c). */
+struct json_t;
+struct json_t *shim_json_str(const char *s);
+
 /* ---- JSON written straight into a sink, byte for byte what jansson's
- * json_dumps(JSON_COMPACT) made of the same values (the JSON writers used it;
- * building the tree cost a short process more than the rest of its exit). ---- */
+ * json_dumps(JSON_COMPACT) makes of the same values (the trace writers used
+ * it; building the tree cost a short process more than the rest of its
+ * exit). ---- */
 struct shim_sink;
 
 /* A JSON string: '"', '\\' and control characters escaped as jansson does;
- * when s is not valid UTF-8, every byte >= 0x80 becomes '?' (a name from the
- * program is never worth losing the whole file). */
+ * when s is not valid UTF-8, every byte >= 0x80 becomes '?' (shim_json_str). */
 void shim_jw_str(struct shim_sink *o, const char *s);
-
-/* The same with every non-ASCII character as \uXXXX (JSON_ENSURE_ASCII). */
-void shim_jw_str_ascii(struct shim_sink *o, const char *s);
 
 /* "key": (a comma before it unless first). */
 void shim_jw_key(struct shim_sink *o, const char *key, int first);
