@@ -3,13 +3,12 @@
  * Perfetto UI and chrome://tracing. Calls on a thread (the process, lookups,
  * connects, slow calls) are X events, strictly nested per tid; connections and
  * files, which outlive calls and overlap, are async b/e pairs keyed by span id.
- * Times are microseconds since the image started (exact, small numbers).
- * Written straight into the sink (shim_jw_*: what jansson printed). */
+ * Times are microseconds since the image started (exact, small numbers). */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../shim/sink.h"
 #include "../shim/span.h"
 #include "export.h"
 #include "spanview.h"
@@ -31,29 +30,31 @@ static int cmp_x(const void *a, const void *b)
 	return x->s->type < y->s->type ? -1 : x->s->type > y->s->type;
 }
 
-/* Microseconds as jansson printed them (JSON_REAL_PRECISION(15)). */
-static void us(struct shim_sink *o, const char *key, int64_t ns)
+static json_t *us(int64_t ns)
 {
-	shim_jw_key(o, key, 0);
-	shim_jw_real(o, (double)ns / 1000.0, 15);
+	return json_real((double)ns / 1000.0);
 }
 
-/* ,"args":{attributes...,"trace_id":..,"span_id":..} */
-static void args_out(const struct shim_model *m, const struct shim_model_span *s,
-		     struct shim_sink *o)
+static json_t *args_json(const struct shim_model *m, const struct shim_model_span *s)
 {
-	struct shim_attr a[SHIM_ATTR_MAX + 2];
+	struct shim_attr a[SHIM_ATTR_MAX];
 	struct shim_attr_buf buf;
 	char tid[33], sid[17];
 	size_t n = shim_sv_attrs(m, s, a, &buf);
+	json_t *o = json_object();
 
+	if (!o)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(o, a[i].key,
+				    a[i].type == SHIM_ATTR_STR    ? shim_json_str(a[i].s)
+				    : a[i].type == SHIM_ATTR_BOOL ? json_boolean(a[i].i)
+								  : json_integer(a[i].i));
 	shim_sv_hex(m->trace.trace_id, 16, tid);
 	shim_sv_id(s->span_id, sid);
-	a[n++] = (struct shim_attr){.key = "trace_id", .type = SHIM_ATTR_STR, .s = tid};
-	a[n++] = (struct shim_attr){.key = "span_id", .type = SHIM_ATTR_STR, .s = sid};
-	shim_sink_puts(o, ",\"args\":{");
-	shim_jw_attr_members(o, a, n, 1);
-	shim_sink_puts(o, "}");
+	json_object_set_new(o, "trace_id", json_string(tid));
+	json_object_set_new(o, "span_id", json_string(sid));
+	return o;
 }
 
 static const char *category(const struct shim_model_span *s)
@@ -80,27 +81,11 @@ static int is_async(const struct shim_model_span *s)
 	       s->type == SHIM_SPAN_FILE;
 }
 
-static void add_meta(struct shim_sink *o, int first, int pid, int tid, const char *what,
-		     const char *name)
+static int add_meta(json_t *ev, int pid, int tid, const char *what, const char *name)
 {
-	shim_sink_printf(o,
-			 "%s{\"name\":\"%s\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,"
-			 "\"args\":{\"name\":",
-			 first ? "" : ",", what, pid, tid);
-	shim_jw_str(o, name);
-	shim_sink_puts(o, "}}");
-}
-
-/* One event's head: {"name":..,"cat":..,"ph":..[,"id":..],"pid":..,"tid":.. */
-static void head(struct shim_sink *o, const struct shim_model *m, const struct shim_model_span *s,
-		 const char *ph, const char *id)
-{
-	shim_sink_puts(o, ",{\"name\":");
-	shim_jw_str(o, shim_sv_name(m, s));
-	shim_sink_printf(o, ",\"cat\":\"%s\",\"ph\":\"%s\"", category(s), ph);
-	if (id)
-		shim_sink_printf(o, ",\"id\":\"%s\"", id);
-	shim_sink_printf(o, ",\"pid\":%d,\"tid\":%d", m->pid, s->tid);
+	return json_array_append_new(ev, json_pack("{s:s,s:s,s:i,s:i,s:{s:o}}", "name", what, "ph",
+						   "M", "pid", pid, "tid", tid, "args", "name",
+						   shim_json_str(name)));
 }
 
 int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
@@ -108,16 +93,16 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 	const struct shim_model_trace *t = &m->trace;
 	int64_t base = (int64_t)m->start_unix_ns;
 	struct xev *x = calloc(t->nspans + 1, sizeof(*x));
+	json_t *root = NULL, *ev = json_array();
 	size_t nx = 0;
-	int last_tid = 0;
+	int rc = -1, last_tid = 0;
+	char *text;
 
-	if (!x)
-		return -1;
+	if (!x || !ev)
+		goto out;
 	if (t->nspans && t->spans[0].start_ns < m->start_unix_ns)
 		base = (int64_t)t->spans[0].start_ns;
-	/* the process_name event first, every later one after a comma */
-	shim_sink_puts(out, "{\"traceEvents\":[");
-	add_meta(out, 1, m->pid, m->pid, "process_name", m->exe);
+	add_meta(ev, m->pid, m->pid, "process_name", m->exe);
 	for (size_t i = 0; i < t->nspans; i++) {
 		const struct shim_model_span *s = &t->spans[i];
 		int64_t ts = (int64_t)s->start_ns - base, end = (int64_t)s->end_ns - base;
@@ -128,13 +113,15 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 		}
 		snprintf(id, sizeof(id), "0x");
 		shim_sv_id(s->span_id, id + 2);
-		head(out, m, s, "b", id);
-		us(out, "ts", ts);
-		args_out(m, s, out);
-		shim_sink_puts(out, "}");
-		head(out, m, s, "e", id);
-		us(out, "ts", end);
-		shim_sink_puts(out, "}");
+		json_array_append_new(ev, json_pack("{s:o,s:s,s:s,s:s,s:i,s:i,s:o,s:o}", "name",
+						    shim_json_str(shim_sv_name(m, s)), "cat",
+						    category(s), "ph", "b", "id", id, "pid", m->pid,
+						    "tid", s->tid, "ts", us(ts), "args",
+						    args_json(m, s)));
+		json_array_append_new(ev, json_pack("{s:o,s:s,s:s,s:s,s:i,s:i,s:o}", "name",
+						    shim_json_str(shim_sv_name(m, s)), "cat",
+						    category(s), "ph", "e", "id", id, "pid", m->pid,
+						    "tid", s->tid, "ts", us(end)));
 	}
 	qsort(x, nx, sizeof(*x), cmp_x);
 	/* strict nesting per thread: a call that would outlast the one around it
@@ -162,19 +149,31 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 			else
 				snprintf(name, sizeof(name), "thread %d", s->tid);
 			if (s->tid != m->pid || last_tid == 0)
-				add_meta(out, 0, m->pid, s->tid, "thread_name", name);
+				add_meta(ev, m->pid, s->tid, "thread_name", name);
 			last_tid = s->tid;
 		}
-		head(out, m, s, "X", NULL);
-		us(out, "ts", x[i].ts);
-		us(out, "dur", x[i].end - x[i].ts);
-		args_out(m, s, out);
-		shim_sink_puts(out, "}");
+		json_array_append_new(ev, json_pack("{s:o,s:s,s:s,s:i,s:i,s:o,s:o,s:o}", "name",
+						    shim_json_str(shim_sv_name(m, s)), "cat",
+						    category(s), "ph", "X", "pid", m->pid, "tid",
+						    s->tid, "ts", us(x[i].ts), "dur",
+						    us(x[i].end - x[i].ts), "args", args_json(m, s)));
 	}
-	shim_sink_printf(out,
-			 "],\"displayTimeUnit\":\"ms\",\"otherData\":"
-			 "{\"producer\":\"shimmer " SHIMMER_VERSION "\",\"unix_base_ns\":%lld}}\n",
-			 (long long)base);
+	root = json_pack("{s:o,s:s,s:{s:s,s:I}}", "traceEvents", ev, "displayTimeUnit", "ms",
+			 "otherData", "producer", "shimmer " SHIMMER_VERSION, "unix_base_ns",
+			 (json_int_t)base);
+	ev = NULL;
+	if (!root)
+		goto out;
+	text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	if (!text)
+		goto out;
+	shim_sink_puts(out, text);
+	shim_sink_puts(out, "\n");
+	free(text);
+	rc = 0;
+out:
 	free(x);
-	return out->failed ? -1 : 0;
+	json_decref(ev);
+	json_decref(root);
+	return rc;
 }

@@ -3,14 +3,13 @@
  * OpenTelemetry log data model (timestamp, severity, severity_number, body,
  * trace_id, span_id, attributes) plus pid and tid, so jq, Loki and
  * Elasticsearch take it as is. Derived from the spans: process start and exit,
- * connection open and close, lookups, failures, slow calls, drops. Written
- * straight into the sink (shim_jw_*: what jansson printed). */
+ * connection open and close, lookups, failures, slow calls, drops. */
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../shim/sink.h"
 #include "../shim/span.h"
 #include "export.h"
 #include "../shim/errname.h"
@@ -143,34 +142,43 @@ static void describe(const struct shim_model *m, const struct shim_model_span *s
 static int emit(const struct shim_model *m, const struct event *v, struct shim_sink *out)
 {
 	static const char *const names[] = {[INFO] = "INFO", [WARN] = "WARN", [ERROR] = "ERROR"};
-	struct shim_attr a[SHIM_ATTR_MAX + 2];
+	struct shim_attr a[SHIM_ATTR_MAX];
 	struct shim_attr_buf buf;
-	char ts[64], tid[33], sid[17];
+	char ts[64], tid[33], sid[17], *text;
+	json_t *o, *attrs = json_object();
 	size_t n = 0;
 
-	if (v->s) {
+	if (!attrs)
+		return -1;
+	if (v->s)
 		n = shim_sv_attrs(m, v->s, a, &buf);
-	} else {
-		a[n++] = (struct shim_attr){.key = "shimmer.spans_dropped", .type = SHIM_ATTR_INT,
-					    .i = (int64_t)m->trace.dropped};
-		a[n++] = (struct shim_attr){.key = "shimmer.export_dropped", .type = SHIM_ATTR_INT,
-					    .i = (int64_t)m->trace.export_dropped};
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(attrs, a[i].key,
+				    a[i].type == SHIM_ATTR_STR    ? shim_json_str(a[i].s)
+				    : a[i].type == SHIM_ATTR_BOOL ? json_boolean(a[i].i)
+								  : json_integer(a[i].i));
+	if (!v->s) {
+		json_object_set_new(attrs, "shimmer.spans_dropped", json_integer((json_int_t)m->trace.dropped));
+		json_object_set_new(attrs, "shimmer.export_dropped",
+				    json_integer((json_int_t)m->trace.export_dropped));
 	}
 	rfc3339(v->ns, ts, sizeof(ts));
 	shim_sv_hex(m->trace.trace_id, 16, tid);
 	shim_sv_id(v->s ? v->s->span_id : (m->trace.nspans ? m->trace.spans[0].span_id : 0), sid);
-	shim_sink_printf(out,
-			 "{\"timestamp\":\"%s\",\"severity\":\"%s\",\"severity_number\":%d,"
-			 "\"body\":",
-			 ts, names[v->severity], v->severity);
-	shim_jw_str(out, v->body);
-	shim_sink_printf(out,
-			 ",\"trace_id\":\"%s\",\"span_id\":\"%s\",\"pid\":%d,\"tid\":%d,"
-			 "\"attributes\":{",
-			 tid, sid, m->pid, v->s ? v->s->tid : m->pid);
-	shim_jw_attr_members(out, a, n, 1);
-	shim_sink_puts(out, "}}\n");
-	return out->failed ? -1 : 0;
+	o = json_pack("{s:s,s:s,s:i,s:o,s:s,s:s,s:i,s:i,s:o}", "timestamp", ts, "severity",
+		      names[v->severity], "severity_number", v->severity, "body",
+		      shim_json_str(v->body), "trace_id", tid, "span_id", sid, "pid", m->pid, "tid",
+		      v->s ? v->s->tid : m->pid, "attributes", attrs);
+	if (!o)
+		return -1;
+	text = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	if (!text)
+		return -1;
+	shim_sink_puts(out, text);
+	shim_sink_puts(out, "\n");
+	free(text);
+	return 0;
 }
 
 int shim_export_ndjson(const struct shim_model *m, struct shim_sink *out)

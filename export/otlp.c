@@ -1,15 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* traces.otlp.json: OTLP/JSON ExportTraceServiceRequests, one a line (the
  * OTLP file exporter's layout): hex ids, integer enums, 64-bit integers as
- * decimal strings. Written straight into the sink (shim_jw_*: what jansson
- * would print, without building a tree); the same request body is what the
+ * decimal strings. Built with jansson; the same request body is what the
  * OTLP/HTTP push sends. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "../shim/sink.h"
 #include "../shim/span.h"
 #include "export.h"
 #include "spanview.h"
@@ -37,79 +35,46 @@ json_t *shim_json_str(const char *s)
 	return j;
 }
 
-/* One KeyValue: {"key":k,"value":{"stringValue"|"intValue"|"boolValue":v}};
- * integers as decimal strings (int64 in OTLP/JSON). */
-static void kv(struct shim_sink *o, const struct shim_attr *a, int first)
+static json_t *any_value(const struct shim_attr *a)
 {
-	char num[24];
+	char num[32];
 
-	if (!first)
-		shim_sink_puts(o, ",");
-	shim_sink_puts(o, "{\"key\":");
-	shim_jw_str(o, a->key);
 	switch (a->type) {
 	case SHIM_ATTR_INT:
-		snprintf(num, sizeof(num), "\"%lld\"", (long long)a->i);
-		shim_sink_puts(o, ",\"value\":{\"intValue\":");
-		shim_sink_puts(o, num);
-		break;
+		snprintf(num, sizeof(num), "%lld", (long long)a->i);
+		return json_pack("{s:s}", "intValue", num);
 	case SHIM_ATTR_BOOL:
-		shim_sink_puts(o, ",\"value\":{\"boolValue\":");
-		shim_sink_puts(o, a->i ? "true" : "false");
-		break;
+		return json_pack("{s:b}", "boolValue", (int)a->i);
 	default:
-		shim_sink_puts(o, ",\"value\":{\"stringValue\":");
-		shim_jw_str(o, a->s);
+		return json_pack("{s:o}", "stringValue", shim_json_str(a->s));
 	}
-	shim_sink_puts(o, "}}");
 }
 
-static void attrs_out(struct shim_sink *o, const struct shim_attr *a, size_t n)
+static int add_kv(json_t *arr, const char *key, json_t *value)
 {
-	shim_sink_puts(o, "[");
-	for (size_t i = 0; i < n; i++)
-		kv(o, &a[i], i == 0);
-	shim_sink_puts(o, "]");
+	json_t *kv;
+
+	if (!value)
+		return -1;
+	kv = json_pack("{s:o,s:o}", "key", shim_json_str(key), "value", value);
+	return kv ? json_array_append_new(arr, kv) : -1;
 }
 
-/* Resource attributes: ours, then OTEL_RESOURCE_ATTRIBUTES ("k=v,k2=v2",
- * values percent-decoded): each key replaces ours (it moves to the end),
- * except service.name when OTEL_SERVICE_NAME set it. */
-struct res_attrs {
-	struct shim_attr *a;
-	size_t n, cap;
-	char **own; /* strings the environment's entries own, 2 an entry */
-	size_t nown;
-};
-
-static int res_add(struct res_attrs *r, const char *key, const char *val)
+static json_t *attrs_json(const struct shim_attr *a, size_t n)
 {
-	char *k = strdup(key), *v = strdup(val);
-	void *p;
+	json_t *arr = json_array();
 
-	if (!k || !v)
-		goto fail;
-	if (r->n == r->cap) {
-		size_t nc = r->cap * 2;
-		if (!(p = realloc(r->a, nc * sizeof(*r->a))))
-			goto fail;
-		r->a = p;
-		r->cap = nc;
-	}
-	if (!(p = realloc(r->own, (r->nown + 2) * sizeof(*r->own))))
-		goto fail;
-	r->own = p;
-	r->own[r->nown++] = k;
-	r->own[r->nown++] = v;
-	r->a[r->n++] = (struct shim_attr){.key = k, .type = SHIM_ATTR_STR, .s = v};
-	return 0;
-fail:
-	free(k);
-	free(v);
-	return -1;
+	for (size_t i = 0; arr && i < n; i++)
+		if (add_kv(arr, a[i].key, any_value(&a[i])) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	return arr;
 }
 
-static void apply_env_resource(const struct shim_model *m, struct res_attrs *r)
+/* OTEL_RESOURCE_ATTRIBUTES: "k=v,k2=v2", values percent-decoded; each key
+ * replaces ours, except service.name when OTEL_SERVICE_NAME set it. */
+static void apply_env_resource(const struct shim_model *m, json_t *arr)
 {
 	const char *p = m->trace.resource;
 
@@ -132,102 +97,103 @@ static void apply_env_resource(const struct shim_model *m, struct res_attrs *r)
 			}
 			val[o] = '\0';
 			if (!(strcmp(key, "service.name") == 0 && m->trace.service)) {
-				for (size_t i = 0; i < r->n; i++)
-					if (strcmp(r->a[i].key, key) == 0) {
-						memmove(&r->a[i], &r->a[i + 1],
-							(r->n - i - 1) * sizeof(*r->a));
-						r->n--;
+				size_t i;
+				json_t *kv;
+				json_array_foreach(arr, i, kv)
+				{
+					if (strcmp(json_string_value(json_object_get(kv, "key")), key) ==
+					    0) {
+						json_array_remove(arr, i);
 						break;
 					}
-				res_add(r, key, val);
+				}
+				add_kv(arr, key, json_pack("{s:o}", "stringValue", shim_json_str(val)));
 			}
 		}
 		p = end ? end + 1 : NULL;
 	}
 }
 
-static void resource_out(const struct shim_model *m, struct shim_sink *o)
+static json_t *resource_json(const struct shim_model *m)
 {
 	struct shim_attr a[16];
 	char scratch[300];
-	struct res_attrs r = {a, 0, 16, NULL, 0};
+	size_t n = shim_sv_resource(m, a, 16, scratch, sizeof(scratch));
+	json_t *arr = attrs_json(a, n);
 
-	r.n = shim_sv_resource(m, a, 16, scratch, sizeof(scratch));
-	if (m->trace.resource && m->trace.resource[0]) {
-		/* on the heap from here: the environment may add any number */
-		if (!(r.a = malloc(r.cap * sizeof(*r.a)))) {
-			o->failed = 1;
-			return;
-		}
-		memcpy(r.a, a, r.n * sizeof(*a));
-		apply_env_resource(m, &r);
-	}
-	shim_sink_puts(o, "{\"attributes\":");
-	attrs_out(o, r.a, r.n);
-	shim_sink_puts(o, ",\"droppedAttributesCount\":0}");
-	if (r.a != a)
-		free(r.a);
-	for (size_t i = 0; i < r.nown; i++)
-		free(r.own[i]);
-	free(r.own);
+	if (!arr)
+		return NULL;
+	apply_env_resource(m, arr);
+	return json_pack("{s:o,s:i}", "attributes", arr, "droppedAttributesCount", 0);
 }
 
-static void span_out(const struct shim_model *m, const struct shim_model_span *s,
-		     struct shim_sink *o)
+static json_t *span_json(const struct shim_model *m, const struct shim_model_span *s)
 {
 	const struct shim_model_trace *t = &m->trace;
 	struct shim_attr a[SHIM_ATTR_MAX];
 	struct shim_attr_buf buf;
-	char tid[33], sid[17], pid[17], num[96], msg[96];
+	char tid[33], sid[17], pid[17], st[32], et[32], msg[96];
 	size_t n = shim_sv_attrs(m, s, a, &buf);
 	int code = shim_sv_status(s, msg, sizeof(msg));
 	unsigned flags = (unsigned)t->flags | 0x100u; /* HAS_IS_REMOTE */
+	json_t *o, *attrs = attrs_json(a, n);
 
+	if (!attrs)
+		return NULL;
 	if (s->type == SHIM_SPAN_PROCESS && t->remote)
 		flags |= 0x200u; /* IS_REMOTE: the parent came from TRACEPARENT */
 	shim_sv_hex(t->trace_id, 16, tid);
 	shim_sv_id(s->span_id, sid);
-	shim_sink_printf(o, "{\"traceId\":\"%s\",\"spanId\":\"%s\",\"traceState\":", tid, sid);
-	shim_jw_str(o, t->tracestate);
-	shim_sink_puts(o, ",\"name\":");
-	shim_jw_str(o, shim_sv_name(m, s));
-	snprintf(num, sizeof(num),
-		 ",\"kind\":%d,\"startTimeUnixNano\":\"%llu\",\"endTimeUnixNano\":\"%llu\"",
-		 shim_sv_kind(s), (unsigned long long)s->start_ns, (unsigned long long)s->end_ns);
-	shim_sink_puts(o, num);
-	shim_sink_puts(o, ",\"attributes\":");
-	attrs_out(o, a, n);
-	shim_sink_printf(o,
-			 ",\"droppedAttributesCount\":0,\"events\":[],\"droppedEventsCount\":0,"
-			 "\"links\":[],\"droppedLinksCount\":0,\"flags\":%u",
-			 flags);
+	snprintf(st, sizeof(st), "%llu", (unsigned long long)s->start_ns);
+	snprintf(et, sizeof(et), "%llu", (unsigned long long)s->end_ns);
+	o = json_pack("{s:s,s:s,s:o,s:o,s:i,s:s,s:s,s:o,s:i,s:[],s:i,s:[],s:i,s:I}", "traceId",
+		      tid, "spanId", sid, "traceState", shim_json_str(t->tracestate), "name",
+		      shim_json_str(shim_sv_name(m, s)), "kind", shim_sv_kind(s), "startTimeUnixNano", st,
+		      "endTimeUnixNano", et, "attributes", attrs, "droppedAttributesCount", 0,
+		      "events", "droppedEventsCount", 0, "links", "droppedLinksCount", 0, "flags",
+		      (json_int_t)flags);
+	if (!o)
+		return NULL;
 	if (s->parent_id) {
 		shim_sv_id(s->parent_id, pid);
-		shim_sink_printf(o, ",\"parentSpanId\":\"%s\"", pid);
+		json_object_set_new(o, "parentSpanId", json_string(pid));
 	}
-	if (code) {
-		shim_sink_puts(o, ",\"status\":{\"message\":");
-		shim_jw_str(o, msg);
-		shim_sink_printf(o, ",\"code\":%d}}", code);
-	} else {
-		shim_sink_puts(o, ",\"status\":{\"code\":0}}");
-	}
+	json_object_set_new(o, "status",
+			    code ? json_pack("{s:s,s:i}", "message", msg, "code", code)
+				 : json_pack("{s:i}", "code", 0));
+	return o;
 }
 
 int shim_export_otlp_request(const struct shim_model *m, size_t first, size_t n,
 			     struct shim_sink *out)
 {
-	shim_sink_puts(out, "{\"resourceSpans\":[{\"resource\":");
-	resource_out(m, out);
-	shim_sink_puts(out, ",\"scopeSpans\":[{\"scope\":{\"name\":\"shimmer\","
-			    "\"version\":\"" SHIMMER_VERSION "\"},\"spans\":[");
+	json_t *spans = json_array(), *req = NULL;
+	char *text;
+	int rc = -1;
+
+	if (!spans)
+		return -1;
 	for (size_t i = first; i < first + n && i < m->trace.nspans; i++) {
-		if (i > first)
-			shim_sink_puts(out, ",");
-		span_out(m, &m->trace.spans[i], out);
+		json_t *s = span_json(m, &m->trace.spans[i]);
+		if (!s || json_array_append_new(spans, s) != 0)
+			goto out;
 	}
-	shim_sink_puts(out, "]}]}]}");
-	return out->failed ? -1 : 0;
+	req = json_pack("{s:[{s:o,s:[{s:{s:s,s:s},s:o}]}]}", "resourceSpans", "resource",
+			resource_json(m), "scopeSpans", "scope", "name", "shimmer", "version",
+			SHIMMER_VERSION, "spans", spans);
+	spans = NULL; /* owned by req now, or freed by json_pack on failure */
+	if (!req)
+		goto out;
+	text = json_dumps(req, JSON_COMPACT);
+	if (!text)
+		goto out;
+	shim_sink_puts(out, text);
+	free(text);
+	rc = 0;
+out:
+	json_decref(spans);
+	json_decref(req);
+	return rc;
 }
 
 int shim_export_otlp(const struct shim_model *m, struct shim_sink *out)

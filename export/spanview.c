@@ -2,17 +2,16 @@
 /* Names, kinds, statuses and attributes of spans, after the OpenTelemetry
  * semantic conventions (network, server/client, DNS, file, process, error).
  * Counts Shimmer adds (bytes, operations) carry the "shimmer." prefix. */
-#include <locale.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../shim/fn.h"
-#include "../shim/sink.h"
 #include "../shim/span.h"
 #include "../shim/errname.h"
 #include "spanview.h"
+
 
 void shim_sv_hex(const uint8_t *b, size_t n, char *out)
 {
@@ -261,151 +260,4 @@ size_t shim_sv_resource(const struct shim_model *m, struct shim_attr *out, size_
 	S("process.executable.path", t->exe_path[0] ? t->exe_path : NULL);
 	S("process.command_line", t->command_line);
 	return n;
-}
-
-/* jansson's UTF-8 rule (utf8_check_string): no overlong forms, surrogates or
- * code points past U+10FFFF. */
-static int utf8_ok(const unsigned char *s)
-{
-	while (*s) {
-		unsigned c = *s, len, k;
-		uint32_t v;
-
-		if (c < 0x80) {
-			s++;
-			continue;
-		}
-		if (c < 0xC2)
-			return 0;
-		len = c < 0xE0 ? 2 : c < 0xF0 ? 3 : c <= 0xF4 ? 4 : 0;
-		if (!len)
-			return 0;
-		v = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
-		for (k = 1; k < len; k++) {
-			if ((s[k] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-				return 0;
-			v = v << 6 | (s[k] & 0x3F);
-		}
-		if (v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF) || (len == 3 && v < 0x800) ||
-		    (len == 4 && v < 0x10000))
-			return 0;
-		s += len;
-	}
-	return 1;
-}
-
-void shim_jw_str(struct shim_sink *o, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s, *run = p;
-	int ascii = !utf8_ok(p);
-	char esc[8];
-
-	shim_sink_write(o, "\"", 1);
-	for (;; p++) {
-		unsigned c = *p;
-		if (c >= 0x20 && c != '"' && c != '\\' && !(ascii && c >= 0x80))
-			continue;
-		shim_sink_write(o, run, (size_t)(p - run));
-		run = p + 1;
-		if (!c)
-			break;
-		if (c >= 0x80) {
-			shim_sink_write(o, "?", 1);
-			continue;
-		}
-		switch (c) {
-		case '"':
-			shim_sink_write(o, "\\\"", 2);
-			break;
-		case '\\':
-			shim_sink_write(o, "\\\\", 2);
-			break;
-		case '\b':
-			shim_sink_write(o, "\\b", 2);
-			break;
-		case '\f':
-			shim_sink_write(o, "\\f", 2);
-			break;
-		case '\n':
-			shim_sink_write(o, "\\n", 2);
-			break;
-		case '\r':
-			shim_sink_write(o, "\\r", 2);
-			break;
-		case '\t':
-			shim_sink_write(o, "\\t", 2);
-			break;
-		default:
-			snprintf(esc, sizeof(esc), "\\u%04X", c);
-			shim_sink_write(o, esc, 6);
-		}
-	}
-	shim_sink_write(o, "\"", 1);
-}
-
-void shim_jw_key(struct shim_sink *o, const char *key, int first)
-{
-	if (!first)
-		shim_sink_write(o, ",", 1);
-	shim_jw_str(o, key);
-	shim_sink_write(o, ":", 1);
-}
-
-/* jansson's jsonp_dtostr: %.*g, the locale's decimal point as '.', ".0" when
- * it would read back as an integer, no '+' or leading zeros in the exponent. */
-void shim_jw_real(struct shim_sink *o, double v, int precision)
-{
-	char b[64], *e;
-	const char *point = localeconv()->decimal_point;
-	int n = snprintf(b, sizeof(b) - 3, "%.*g", precision ? precision : 17, v);
-
-	if (n < 0 || (size_t)n >= sizeof(b) - 3)
-		return;
-	if (point && point[0] && point[0] != '.' && (e = strchr(b, point[0])) != NULL)
-		*e = '.';
-	if (!strchr(b, '.') && !strchr(b, 'e')) {
-		memcpy(b + n, ".0", 3);
-		n += 2;
-	}
-	if ((e = strchr(b, 'e')) != NULL) {
-		char *start = e + 1, *end = e + 2;
-		if (*start == '-')
-			start++;
-		while (*end == '0')
-			end++;
-		if (end != start) {
-			memmove(start, end, (size_t)(b + n - end) + 1);
-			n -= (int)(end - start);
-		}
-	}
-	shim_sink_write(o, b, (size_t)n);
-}
-
-size_t shim_jw_attr_members(struct shim_sink *o, const struct shim_attr *a, size_t n, int first)
-{
-	size_t written = 0;
-	char num[24];
-
-	for (size_t i = 0; i < n; i++) {
-		const struct shim_attr *v = &a[i];
-		int seen = 0;
-		for (size_t j = 0; j < i && !seen; j++)
-			seen = strcmp(a[j].key, a[i].key) == 0;
-		if (seen)
-			continue;
-		for (size_t j = i + 1; j < n; j++)
-			if (strcmp(a[j].key, a[i].key) == 0)
-				v = &a[j];
-		shim_jw_key(o, a[i].key, first && !written);
-		if (v->type == SHIM_ATTR_STR) {
-			shim_jw_str(o, v->s);
-		} else if (v->type == SHIM_ATTR_BOOL) {
-			shim_sink_puts(o, v->i ? "true" : "false");
-		} else {
-			snprintf(num, sizeof(num), "%lld", (long long)v->i);
-			shim_sink_puts(o, num);
-		}
-		written++;
-	}
-	return written;
 }

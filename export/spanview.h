@@ -64,28 +64,6 @@ void shim_sv_id(uint64_t id, char out[17]);
 struct json_t;
 struct json_t *shim_json_str(const char *s);
 
-/* ---- JSON written straight into a sink, byte for byte what jansson's
- * json_dumps(JSON_COMPACT) makes of the same values (the trace writers used
- * it; building the tree cost a short process more than the rest of its
- * exit). ---- */
-struct shim_sink;
-
-/* A JSON string: '"', '\\' and control characters escaped as jansson does;
- * when s is not valid UTF-8, every byte >= 0x80 becomes '?' (shim_json_str). */
-void shim_jw_str(struct shim_sink *o, const char *s);
-
-/* "key": (a comma before it unless first). */
-void shim_jw_key(struct shim_sink *o, const char *key, int first);
-
-/* A double as json_dumps prints a real at JSON_REAL_PRECISION(precision). */
-void shim_jw_real(struct shim_sink *o, double v, int precision);
-
-/* The members of a JSON object made of attributes (no braces), as
- * json_object_set_new would keep them: a repeated key keeps its first place
- * and its last value. Strings as strings, booleans, integers. first: no comma
- * before the first member. Returns the number of members written. */
-size_t shim_jw_attr_members(struct shim_sink *o, const struct shim_attr *a, size_t n, int first);
-
 #define SHIMMER_VERSION "0.1.0"
 
 #endif

@@ -271,8 +271,7 @@ static int flush_locked(void)
 			shim_err("cannot render %s%s", writers[i].file,
 				 s.failed ? ": out of memory" : "");
 			rc = -1;
-		} else if (write_file(dirfd, writers[i].file, &s,
-				      last && !(written & 1u << i)) != 0) {
+		} else if (write_file(dirfd, writers[i].file, &s, last && !(written & 1u << i)) != 0) {
 			rc = -1;
 		} else {
 			written |= 1u << i;
