@@ -3,7 +3,6 @@
  * with one calibration, symbolize each caller address once, group callers by
  * function. */
 #include <errno.h>
-#include <link.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -19,6 +18,7 @@
 #include "record.h"
 #include "span.h"
 #include "thread.h"
+#include "unwind.h"
 
 static void add(const struct shim_thread *t, void *arg)
 {
@@ -53,27 +53,6 @@ static int cmp_res(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-struct obj_of {
-	uintptr_t addr;
-	const char *path;
-};
-
-static int find_obj(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	struct obj_of *q = arg;
-
-	(void)size;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t a = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type == PT_LOAD && q->addr >= a && q->addr - a < ph->p_memsz) {
-			q->path = info->dlpi_name;
-			return 1;
-		}
-	}
-	return 0;
-}
-
 /* The object that defines the intercepted functions: the one holding getpid,
  * found by its segments (dladdr would also scan libc's whole symbol table
  * for a name not needed here). */
@@ -82,11 +61,11 @@ static const char *libc_module(void)
 	static char name[64];
 
 	if (!name[0]) {
-		struct obj_of q = {(uintptr_t)(void *)getpid, NULL};
-		const char *s = "libc.so.6";
-		if (dl_iterate_phdr(find_obj, &q) && q.path && q.path[0]) {
-			const char *b = strrchr(q.path, '/');
-			s = b ? b + 1 : q.path;
+		const char *path = NULL, *s = "libc.so.6";
+		if (shim_unwind_text_of((const void *)(uintptr_t)getpid, NULL, NULL, &path) == 0 &&
+		    path && path[0]) {
+			const char *b = strrchr(path, '/');
+			s = b ? b + 1 : path;
 		}
 		strncpy(name, s, sizeof(name) - 1);
 	}

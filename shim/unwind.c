@@ -73,6 +73,7 @@ _Static_assert(sizeof(unw_cursor_t) <= sizeof(((struct shim_unwind_scratch *)0)-
 
 struct text {
 	uintptr_t addr, lo, hi;
+	const char *path;
 };
 
 static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
@@ -87,20 +88,25 @@ static int find_text(struct dl_phdr_info *info, size_t size, void *arg)
 		    t->addr < lo + ph->p_memsz) {
 			t->lo = lo;
 			t->hi = lo + ph->p_memsz;
+			t->path = info->dlpi_name;
 			return 1;
 		}
 	}
 	return 0;
 }
 
-int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
+int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi, const char **path)
 {
-	struct text t = {(uintptr_t)addr, 0, 0};
+	struct text t = {(uintptr_t)addr, 0, 0, NULL};
 
 	if (!dl_iterate_phdr(find_text, &t))
 		return -1;
-	*lo = t.lo;
-	*hi = t.hi;
+	if (lo)
+		*lo = t.lo;
+	if (hi)
+		*hi = t.hi;
+	if (path)
+		*path = t.path;
 	return 0;
 }
 
@@ -174,7 +180,7 @@ static int load(void)
 	 * sampler: unw_step takes libunwind's global cache lock and masks
 	 * signals twice per frame */
 	p_backtrace = (int (*)(void **, int))dlsym(h, "unw_backtrace");
-	shim_unwind_text_of((const void *)(uintptr_t)p_step, &shim_unwind_lo, &shim_unwind_hi);
+	shim_unwind_text_of((const void *)(uintptr_t)p_step, &shim_unwind_lo, &shim_unwind_hi, NULL);
 	p_getcontext(&ctx);
 	if (p_init_local2(&c, &ctx, 0) == 0)
 		for (int i = 0; i < 8 && p_step(&c) > 0; i++)

@@ -83,9 +83,11 @@ void shim_unwind_fork_prepare(void);
 void shim_unwind_fork_parent(void);
 void shim_unwind_fork_child(void);
 
-/* The executable segment [lo, hi) of the loaded object holding addr.
- * Returns 0 or -1. Not async-signal-safe (dl_iterate_phdr). */
-int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+/* The executable segment [lo, hi) of the loaded object holding the code
+ * address addr, and that object's path as the loader names it ("" for the
+ * main program); each out-pointer may be NULL. Returns 0 or -1. Not
+ * async-signal-safe (dl_iterate_phdr). */
+int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi, const char **path);
 
 /* libunwind's code, once loaded (0, 0 before): its own mmap/munmap calls are
  * Shimmer's, never the program's. */

@@ -163,6 +163,16 @@ def report_hang(pid):
     sys.stderr.flush()
 
 
+def folded(path):
+    """A folded-stacks file as {stack: count} (repeated stacks summed)."""
+    res = {}
+    with open(path) as f:
+        for line in f:
+            stack, count = line.rstrip("\n").rsplit(" ", 1)
+            res[stack] = res.get(stack, 0) + int(count)
+    return res
+
+
 def target(name):
     return os.path.join(TARGETS, name)
 

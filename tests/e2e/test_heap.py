@@ -12,7 +12,7 @@ import sys
 import unittest
 import xml.etree.ElementTree as ET
 
-from shimlib import SAN, ShimTest, target
+from shimlib import SAN, ShimTest, folded, target
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pprofcheck  # noqa: E402
@@ -20,15 +20,6 @@ import pprofcheck  # noqa: E402
 ROW = re.compile(r"^\s*(\d+)B?\s+[\d.]+%\s+[\d.]+%\s+(\d+)B?\s+[\d.]+%\s+(.+?)\s*$")
 SAN_REASON = ("under ASan the sanitizer's allocator intercepts malloc before libshimmer: "
               "heap samples are checked in the plain build")
-
-
-def folded(path):
-    res = {}
-    with open(path) as f:
-        for line in f:
-            stack, count = line.rstrip("\n").rsplit(" ", 1)
-            res[stack] = res.get(stack, 0) + int(count)
-    return res
 
 
 @unittest.skipIf(SAN, SAN_REASON)

@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import unittest
 
-from shimlib import SAN, ShimTest, target
+from shimlib import SAN, ShimTest, folded, target
 
 SRC = os.path.join(os.path.dirname(__file__), "..", "targets", "t_cpu.c")
 TRUTH = {"func_a": 0.60, "func_b": 0.30, "func_c": 0.10}
@@ -24,15 +24,6 @@ def decl_line(func):
             if re.match(r".*\bvoid %s\(" % func, line):
                 return n
     raise AssertionError("no definition of %s in t_cpu.c" % func)
-
-
-def folded(path):
-    res = {}
-    with open(path) as f:
-        for line in f:
-            stack, count = line.rstrip("\n").rsplit(" ", 1)
-            res[stack] = res.get(stack, 0) + int(count)
-    return res
 
 
 class TestProfiler(ShimTest):

@@ -8,19 +8,10 @@ import os
 import re
 import unittest
 
-from shimlib import SAN, ShimTest, target
+from shimlib import SAN, ShimTest, folded, target
 
 MAPPED = b"libunwind: mapped\n"
 NOT_MAPPED = b"libunwind: not mapped\n"
-
-
-def folded(path):
-    res = {}
-    with open(path) as f:
-        for line in f:
-            stack, count = line.rstrip("\n").rsplit(" ", 1)
-            res[stack] = res.get(stack, 0) + int(count)
-    return res
 
 
 class TestStart(ShimTest):
