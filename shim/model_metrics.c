@@ -168,9 +168,17 @@ static void proc_figures(struct shim_model *m)
 	double tck = (double)sysconf(_SC_CLK_TCK);
 	long page = sysconf(_SC_PAGESIZE);
 	struct rlimit rl;
-	int i;
+	int i, before, after = 0, tries = 0;
 
-	if (read_small("/proc/self/stat", buf, sizeof(buf)) != 0 || !(p = strrchr(buf, ')')))
+	/* the worker (not a thread of the program's) may be ending while we
+	 * read: take a count it was in or out of for the whole read */
+	do {
+		before = shim_worker_alive();
+		if (read_small("/proc/self/stat", buf, sizeof(buf)) != 0)
+			return;
+		after = shim_worker_alive();
+	} while (before != after && ++tries < 3);
+	if (!(p = strrchr(buf, ')')))
 		return;
 	p += 2;
 	for (i = 3; i <= 24 && *p; i++) {
@@ -189,7 +197,7 @@ static void proc_figures(struct shim_model *m)
 	m->proc.cpu_seconds = (double)(f[14] + f[15]) / tck;
 	m->proc.vm_bytes = f[23];
 	m->proc.rss_bytes = f[24] * (uint64_t)(page > 0 ? page : 4096);
-	m->threads_live = f[20] - (f[20] && shim_worker_alive()); /* not ours */
+	m->threads_live = f[20] - (f[20] && after); /* not ours */
 	m->proc.start_unix = boot_time();
 	if (m->proc.start_unix > 0)
 		m->proc.start_unix += (double)f[22] / tck;
