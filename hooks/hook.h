@@ -35,8 +35,24 @@
 #define HOOK_REC(fn, bytes, err, fd)                                                               \
 	shim_rec_call(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (int64_t)(bytes), (err), (fd))
 
+/* As HOOK_REC for a call that ended at tick t1. */
+#define HOOK_REC_END(fn, t1, bytes, err, fd)                                                       \
+	shim_rec_call_end(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (t1), (int64_t)(bytes), (err), (fd))
+
 #define HOOK_REC_RES(fn, bytes, err, res)                                                          \
 	shim_rec_call_res(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (int64_t)(bytes), (err), (res))
+
+/* After the real call, the errno to record: read only when the call failed.
+ * A hook that then runs nothing but the recorders (which keep errno) leaves
+ * with HOOK_RETURN_KEPT, so a successful call does not touch errno at all. */
+#define HOOK_ERRNO(failed) (__builtin_expect(!!(failed), 0) ? errno : 0)
+
+/* Leave the hook with result r; errno is as the real call left it. */
+#define HOOK_RETURN_KEPT(r)                                                                        \
+	do {                                                                                       \
+		shim_leave();                                                                      \
+		return (r);                                                                        \
+	} while (0)
 
 /* Leave the hook with result r and errno e. */
 #define HOOK_RETURN(r, e)                                                                          \

@@ -58,6 +58,13 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 		struct shim_site *d;
 		if (!s->pc)
 			continue;
+		if (!src->fn_full) {
+			struct shim_stat *f = &dst->fn[s->fn];
+			f->calls += s->st.calls;
+			f->errors += s->st.errors;
+			f->ticks += s->st.ticks;
+			f->bytes += s->st.bytes;
+		}
 		d = shim_site_get(dst, s->fn, s->pc);
 		if (!d) {
 			dst->sites_dropped += s->st.calls;
@@ -93,6 +100,7 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 		dst->res_hi = src->res_hi;
 	dst->sites_dropped += src->sites_dropped;
 	dst->errs_dropped += src->errs_dropped;
+	dst->fn_full = 1;
 }
 
 /* Fold the slots of threads that are really gone into `exited` and free them.
