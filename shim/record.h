@@ -91,14 +91,14 @@ void shim_rec_hist_calibrate(void);
 void shim_rec_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t dt, int64_t bytes, int err,
 		   int fd, uint32_t res);
 
-/* The fd table's word for fd (shim/fdtab.h), 0 when not known or untracked. */
+/* The fd table's word for fd (shim/fdtab.h), 0 when not known or untracked.
+ * The table exists whenever a family is on (shim_active is set only after
+ * shim_fd_init succeeded), and recorders run only then. */
 static inline __attribute__((always_inline)) uint32_t shim_rec_fd_word(int fd)
 {
-	_Atomic uint32_t *w = shim_fd_tab;
-
-	if (__builtin_expect(w == NULL || (unsigned)fd >= SHIM_FD_CAP, 0))
+	if (__builtin_expect((unsigned)fd >= SHIM_FD_CAP, 0))
 		return 0;
-	return __atomic_load_n(&w[fd], __ATOMIC_RELAXED);
+	return __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED);
 }
 
 /* Record one finished call of fn made from pc, started at tick t0 (the end is
@@ -106,7 +106,7 @@ static inline __attribute__((always_inline)) uint32_t shim_rec_fd_word(int fd)
  * when it succeeded. fd >= 0 attributes the call to that fd's resource, else
  * res does (SHIM_SPAN_NORES: no resource).
  * The inline path takes a successful call from the same caller as fn's last
- * call, on a resource this thread has seen, while nothing else is due; it
+ * call, on a known fd (or a given resource), while nothing else is due; it
  * updates the site, the latency histogram, the resource and the fd's open
  * span, and touches neither errno nor fn's totals (shim_thread_merge derives
  * those from the sites). Everything else goes to shim_rec_slow.
@@ -138,8 +138,6 @@ shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t byte
 			goto slow;
 		res = v & SHIM_FD_ID_MASK;
 	}
-	if ((has_fd || res != SHIM_SPAN_NORES) && __builtin_expect(res >= t->res_hi, 0))
-		goto slow;
 	s->st.calls++;
 	s->st.ticks += dt;
 	s->st.bytes += b;

@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdtab.h"
 #include "log.h"
 #include "thread.h"
 
@@ -45,6 +46,8 @@ static void wipe_slot(struct shim_thread *t)
 
 void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 {
+	uint32_t nres;
+
 	for (unsigned i = 0; i < SHIM_FN_COUNT; i++) {
 		dst->fn[i].calls += src->fn[i].calls;
 		dst->fn[i].errors += src->fn[i].errors;
@@ -86,18 +89,21 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 		else
 			dst->errs_dropped += e->count;
 	}
-	for (unsigned i = 0; i < src->res_hi && i < SHIM_RES_CAP; i++) {
+	/* a thread's own slot does not keep res_hi up to date (the recorders'
+	 * inline path skips it): look as far as resources exist */
+	nres = src->fn_full ? src->res_hi : shim_res_count();
+	for (unsigned i = 0; i < nres && i < SHIM_RES_CAP; i++) {
 		const struct shim_resstat *r = &src->res[i];
 		if (!r->ops)
 			continue;
+		if (i >= dst->res_hi)
+			dst->res_hi = i + 1;
 		dst->res[i].ops += r->ops;
 		dst->res[i].rbytes += r->rbytes;
 		dst->res[i].wbytes += r->wbytes;
 		dst->res[i].ticks += r->ticks;
 		dst->res[i].errors += r->errors;
 	}
-	if (src->res_hi > dst->res_hi)
-		dst->res_hi = src->res_hi;
 	dst->sites_dropped += src->sites_dropped;
 	dst->errs_dropped += src->errs_dropped;
 	dst->fn_full = 1;

@@ -53,7 +53,7 @@ struct shim_thread {
 	int fn_full;
 	uint64_t sites_dropped; /* calls whose (fn, caller) found no room */
 	uint64_t errs_dropped;
-	uint32_t res_hi; /* 1 + highest resource id touched */
+	uint32_t res_hi; /* merged slot: 1 + highest resource id touched */
 	uint32_t pad2;
 	struct shim_stat fn[SHIM_FN_COUNT]; /* see fn_full */
 	/* the site of each function's last call: the recorder's first guess, so
