@@ -42,10 +42,17 @@
 #define HOOK_REC_RES(fn, bytes, err, res)                                                          \
 	shim_rec_call_res(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (int64_t)(bytes), (err), (res))
 
-/* After the real call, the errno to record: read only when the call failed.
- * A hook that then runs nothing but the recorders (which keep errno) leaves
- * with HOOK_RETURN_KEPT, so a successful call does not touch errno at all. */
-#define HOOK_ERRNO(failed) (__builtin_expect(!!(failed), 0) ? errno : 0)
+/* Record fn's call, reading errno only when the call failed: a hook that then
+ * runs nothing but the recorders (which keep errno) leaves with
+ * HOOK_RETURN_KEPT, so a successful call does not touch errno at all. The
+ * success case is its own copy, with no error to test. */
+#define HOOK_REC_KEPT(fn, failed, bytes, fd)                                                       \
+	do {                                                                                       \
+		if (__builtin_expect(!!(failed), 0))                                               \
+			HOOK_REC(fn, bytes, errno, fd);                                            \
+		else                                                                               \
+			HOOK_REC(fn, bytes, 0, fd);                                                \
+	} while (0)
 
 /* Leave the hook with result r; errno is as the real call left it. */
 #define HOOK_RETURN_KEPT(r)                                                                        \

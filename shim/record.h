@@ -22,6 +22,19 @@
  * while the process exports. */
 extern unsigned shim_active;
 
+/* Every global the inline recorders read is in this object: declared hidden
+ * here, each is one rip-relative load instead of an address and a load. */
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+extern unsigned shim_active SHIM_HIDDEN;
+extern int shim_clock_tsc SHIM_HIDDEN;
+extern volatile int shim_worker_pending SHIM_HIDDEN;
+extern _Atomic uint32_t *shim_fd_tab SHIM_HIDDEN;
+extern uint64_t shim_span_slow_ticks SHIM_HIDDEN;
+extern struct shim_fdspan *shim_span_fds SHIM_HIDDEN;
+extern int shim_span_fd_hi SHIM_HIDDEN;
+extern int shim_span_on SHIM_HIDDEN;
+extern int shim_pid SHIM_HIDDEN;
+
 /* The caller of the hook: evaluate in the hook's own body. */
 #define SHIM_CALLER() __builtin_return_address(0)
 
@@ -66,7 +79,7 @@ struct shim_hist_oct {
 	uint64_t split;	 /* dt > split: one bucket up; UINT64_MAX when no bound is inside */
 	uint64_t bucket; /* bucket of the octave's values up to split */
 };
-extern struct shim_hist_oct shim_hist_oct[64]; /* [63 - k]: values in [2^k, 2^(k+1)) */
+extern struct shim_hist_oct shim_hist_oct[64] SHIM_HIDDEN; /* [63 - k]: values in [2^k, 2^(k+1)) */
 
 static inline __attribute__((always_inline)) unsigned shim_hist_bucket(uint64_t dt)
 {

@@ -119,7 +119,8 @@ static inline __attribute__((always_inline)) void shim_span_io(int fd, unsigned 
 {
 	struct shim_fdspan *f;
 
-	if (__builtin_expect((unsigned)fd >= (unsigned)shim_span_fd_hi, 1))
+	/* no hint: with spans on, most fds a program writes have one */
+	if ((unsigned)fd >= (unsigned)shim_span_fd_hi)
 		return;
 	f = &shim_span_fds[fd];
 	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != shim_pid)
