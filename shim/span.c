@@ -391,7 +391,7 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 	s.wbytes = f->wbytes;
 	s.rops = f->rops;
 	s.wops = f->wops;
-	s.ops = f->ops;
+	s.ops = f->rops + f->wops + f->xops;
 	s.flags = unfinished ? SHIM_SPANF_UNFINISHED : 0;
 	emit(&s);
 }
