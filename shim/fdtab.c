@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fdtab.h"
 
 #define HASH_CAP (SHIM_RES_CAP * 2)
@@ -22,7 +23,7 @@
 
 static struct shim_resource *res;  /* [SHIM_RES_CAP] */
 static _Atomic uint32_t *rhash;    /* [HASH_CAP]: id + 1, 0 = empty */
-_Atomic uint32_t *shim_fd_tab;     /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
+_Atomic uint32_t *shim_fd_tab SHIM_HOT;     /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
 static atomic_uint res_next = 1;   /* 0 is "(other)" */
 static atomic_uint_fast64_t res_full;
 _Atomic uint32_t *const *const shim_fd_words = &shim_fd_tab;

@@ -9,7 +9,7 @@
 #include "record.h"
 #include "fdtab.h"
 
-unsigned shim_active;
+unsigned shim_active SHIM_HOT;
 
 /* 1 us to 10 s: a cached read to a slow disk or a remote peer, 1-5 steps a
  * decade (a factor of 2 at least between bounds: shim_hist_bucket needs it) */

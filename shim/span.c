@@ -47,10 +47,10 @@ struct memo {
 	uint8_t addr[MEMO_ADDRS][16];
 };
 
-int shim_span_on;
-uint64_t shim_span_slow_ticks = UINT64_MAX;
-struct shim_fdspan *shim_span_fds;
-int shim_span_fd_hi;
+int shim_span_on SHIM_HOT;
+uint64_t shim_span_slow_ticks SHIM_HOT = UINT64_MAX;
+struct shim_fdspan *shim_span_fds SHIM_HOT;
+int shim_span_fd_hi SHIM_HOT;
 
 static uint64_t slow_ns, min_ns;
 static struct ring *rings[MAX_RINGS];

@@ -37,7 +37,7 @@ struct watch {
 	void *arg;
 };
 
-volatile int shim_worker_pending;
+volatile int shim_worker_pending SHIM_HOT;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* jobs, watches, state */
 static struct job jobs[SHIM_WORKER_JOBS];
