@@ -341,11 +341,19 @@ void shim_span_accept(int lfd, int fd, uint64_t t0)
 	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
 }
 
+/* shim_pid_foreign_fast with no call unless this thread called vfork: the
+ * open and close of every file pass here. */
+static inline int foreign(void)
+{
+	return __builtin_expect(shim_tls.vforked, 0) && shim_pid_foreign_fast();
+}
+
 void shim_span_open(int fd, const char *path, uint64_t t0, int err)
 {
 	struct shim_fdspan *f;
+	uint32_t w;
 
-	if (!shim_span_on || shim_pid_foreign_fast())
+	if (!shim_span_on || foreign())
 		return;
 	if (fd < 0) {
 		struct shim_span s;
@@ -360,7 +368,9 @@ void shim_span_open(int fd, const char *path, uint64_t t0, int err)
 	f = fd_open(fd, SHIM_SPAN_FILE, t0);
 	if (!f)
 		return;
-	f->res = shim_fd_res(fd, NULL);
+	/* the open just named the fd: its word is known (fd_open checked the range) */
+	w = shim_fd_tab ? __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED) : 0;
+	f->res = w & SHIM_FD_KNOWN ? w & SHIM_FD_ID_MASK : shim_fd_res(fd, NULL);
 	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
 }
 
@@ -398,7 +408,7 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 
 void shim_span_close_at(int fd, uint64_t t1)
 {
-	if (!shim_span_on || fd < 0 || fd >= shim_span_fd_hi || shim_pid_foreign_fast())
+	if (!shim_span_on || fd < 0 || fd >= shim_span_fd_hi || foreign())
 		return;
 	fd_end(fd, t1, 0);
 }
