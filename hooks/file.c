@@ -90,7 +90,7 @@ static void note_read(int in_fd, ssize_t n)
 		int r;                                                                             \
 		HOOK_PRE(name, fams, -1, args);                                                    \
 		r = real_##name args;                                                              \
-		HOOK_REC_KEPT(name, r < 0, -1, fd);                                                \
+		HOOK_REC_KEPT_MAYBE_FD(name, r < 0, -1, fd);                                       \
 		HOOK_RETURN_KEPT(r);                                                               \
 	}
 
