@@ -67,19 +67,19 @@ static void note_read(int in_fd, ssize_t n)
 }
 
 /* Hook shapes. Each expands to the real pointer and the exported wrapper,
- * which returns what the real call returned with errno as it left it.
+ * which returns what the real call returned with errno as it left it. XFER
+ * and INTFD run only the recorders after the real call, which keep errno, so
+ * they read errno only when the call failed and never write it.
  * XFER: ssize_t bytes moved, -1 on failure, attributed to fd. */
 #define XFER(name, fams, fd, params, args)                                                         \
 	SHIM_REAL_DECL(name);                                                                      \
 	SHIM_EXPORT ssize_t name params                                                            \
 	{                                                                                          \
 		ssize_t r;                                                                         \
-		int e;                                                                             \
 		HOOK_PRE(name, fams, -1, args);                                                    \
 		r = real_##name args;                                                              \
-		e = errno;                                                                         \
-		HOOK_REC(name, r, r < 0 ? e : 0, fd);                                              \
-		HOOK_RETURN(r, e);                                                                 \
+		HOOK_REC_KEPT(name, r < 0, r, fd);                                                 \
+		HOOK_RETURN_KEPT(r);                                                               \
 	}
 
 /* INTFD: int, -1 on failure, no bytes, attributed to fd (-1: to no resource). */
@@ -87,12 +87,11 @@ static void note_read(int in_fd, ssize_t n)
 	SHIM_REAL_DECL(name);                                                                      \
 	SHIM_EXPORT int name params                                                                \
 	{                                                                                          \
-		int r, e;                                                                          \
+		int r;                                                                             \
 		HOOK_PRE(name, fams, -1, args);                                                    \
 		r = real_##name args;                                                              \
-		e = errno;                                                                         \
-		HOOK_REC(name, -1, r < 0 ? e : 0, fd);                                             \
-		HOOK_RETURN(r, e);                                                                 \
+		HOOK_REC_KEPT_MAYBE_FD(name, r < 0, -1, fd);                                       \
+		HOOK_RETURN_KEPT(r);                                                               \
 	}
 
 /* OPEN: int fd or -1; the new fd now names `path` (the fixed-argument opens). */
@@ -154,15 +153,18 @@ SHIM_REAL_DECL(close);
 /* close: 0 or -1; the fd is forgotten unless it was not open (EBADF). */
 SHIM_EXPORT int close(int fd)
 {
+	uint64_t t1;
 	int r, e;
 
 	HOOK_PRE(close, SHIM_FAMS_FD, -1, (fd));
 	r = real_close(fd);
 	e = errno;
-	/* record against the resource before the fd is forgotten */
-	HOOK_REC(close, -1, r < 0 ? e : 0, fd);
+	t1 = shim_clock_now();
+	/* record against the resource before the fd is forgotten; the fd's
+	 * span ends when the call did */
+	HOOK_REC_END(close, t1, -1, r < 0 ? e : 0, fd);
 	if (r == 0 || e != EBADF) {
-		shim_span_close(fd);
+		shim_span_close_at(fd, t1);
 		shim_fd_clear(fd);
 	}
 	HOOK_RETURN(r, e);

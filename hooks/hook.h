@@ -35,8 +35,52 @@
 #define HOOK_REC(fn, bytes, err, fd)                                                               \
 	shim_rec_call(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (int64_t)(bytes), (err), (fd))
 
+/* As HOOK_REC for a call that ended at tick t1. */
+#define HOOK_REC_END(fn, t1, bytes, err, fd)                                                       \
+	shim_rec_call_end(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (t1), (int64_t)(bytes), (err), (fd))
+
 #define HOOK_REC_RES(fn, bytes, err, res)                                                          \
 	shim_rec_call_res(SHIM_FN_##fn, SHIM_CALLER(), hook_t0, (int64_t)(bytes), (err), (res))
+
+/* As HOOK_REC for an fd that may be -1 when the call succeeded (a stream with
+ * no fd, an *at() call on a path): the recorders' inline path takes a
+ * negative fd only as a constant, so each case gets its own copy. */
+#define HOOK_REC_MAYBE_FD(fn, bytes, err, fd)                                                      \
+	do {                                                                                       \
+		int hook_fd = (fd);                                                                \
+		if (hook_fd < 0)                                                                   \
+			HOOK_REC(fn, bytes, err, -1);                                              \
+		else                                                                               \
+			HOOK_REC(fn, bytes, err, hook_fd);                                         \
+	} while (0)
+
+/* Record fn's call, reading errno only when the call failed: a hook that then
+ * runs nothing but the recorders (which keep errno) leaves with
+ * HOOK_RETURN_KEPT, so a successful call does not touch errno at all. The
+ * success case is its own copy, with no error to test. */
+#define HOOK_REC_KEPT(fn, failed, bytes, fd)                                                       \
+	do {                                                                                       \
+		if (__builtin_expect(!!(failed), 0))                                               \
+			HOOK_REC(fn, bytes, errno, fd);                                            \
+		else                                                                               \
+			HOOK_REC(fn, bytes, 0, fd);                                                \
+	} while (0)
+
+/* As HOOK_REC_KEPT, for an fd that may be -1 on success (HOOK_REC_MAYBE_FD). */
+#define HOOK_REC_KEPT_MAYBE_FD(fn, failed, bytes, fd)                                              \
+	do {                                                                                       \
+		if (__builtin_expect(!!(failed), 0))                                               \
+			HOOK_REC(fn, bytes, errno, fd);                                            \
+		else                                                                               \
+			HOOK_REC_MAYBE_FD(fn, bytes, 0, fd);                                       \
+	} while (0)
+
+/* Leave the hook with result r; errno is as the real call left it. */
+#define HOOK_RETURN_KEPT(r)                                                                        \
+	do {                                                                                       \
+		shim_leave();                                                                      \
+		return (r);                                                                        \
+	} while (0)
 
 /* Leave the hook with result r and errno e. */
 #define HOOK_RETURN(r, e)                                                                          \

@@ -57,7 +57,8 @@ static inline int errcode(int e)
 		had = serr(s);                                                                     \
 		r = real_##name args;                                                              \
 		e = errno;                                                                         \
-		HOOK_REC(name, r * size, r < n && !had && serr(s) ? errcode(e) : 0, sfd(s));       \
+		HOOK_REC_MAYBE_FD(name, r * size,                                                  \
+				  r < n && !had && serr(s) ? errcode(e) : 0, sfd(s));              \
 		HOOK_RETURN(r, e);                                                                 \
 	}
 
@@ -73,8 +74,9 @@ static inline int errcode(int e)
 		had = serr(s);                                                                     \
 		r = real_##name args;                                                              \
 		e = errno;                                                                         \
-		HOOK_REC(name, r ? (int64_t)strlen(r) : -1, !r && !had && serr(s) ? errcode(e) : 0,  \
-			 sfd(s));                                                                  \
+		HOOK_REC_MAYBE_FD(name, r ? (int64_t)strlen(r) : -1,                               \
+				  !r && !had && serr(s) ? errcode(e) : 0,                          \
+				  sfd(s));                                                         \
 		HOOK_RETURN(r, e);                                                                 \
 	}
 
@@ -90,8 +92,9 @@ static inline int errcode(int e)
 		had = serr(s);                                                                     \
 		r = real_##name args;                                                              \
 		e = errno;                                                                         \
-		HOOK_REC(name, r,                                                                  \
-			 r < 0 && (!line || !cap || (!had && serr(s))) ? errcode(e) : 0, sfd(s));  \
+		HOOK_REC_MAYBE_FD(name, r,                                                         \
+				  r < 0 && (!line || !cap || (!had && serr(s)))                    \
+				      ? errcode(e) : 0, sfd(s));                                   \
 		HOOK_RETURN(r, e);                                                                 \
 	}
 
@@ -104,8 +107,9 @@ static inline int errcode(int e)
 		HOOK_PRE(name, SHIM_FAM(STDIO), EOF, (str, s));                                    \
 		r = real_##name(str, s);                                                           \
 		e = errno;                                                                         \
-		HOOK_REC(name, r != EOF ? (int64_t)strlen(str) : -1, r == EOF ? errcode(e) : 0,    \
-			 sfd(s));                                                                  \
+		HOOK_REC_MAYBE_FD(name, r != EOF ? (int64_t)strlen(str) : -1,                      \
+				  r == EOF ? errcode(e) : 0,                                       \
+				  sfd(s));                                                         \
 		HOOK_RETURN(r, e);                                                                 \
 	}
 
@@ -118,7 +122,7 @@ static inline int errcode(int e)
 		HOOK_PRE(name, SHIM_FAM(STDIO), EOF, (s));                                         \
 		r = real_##name(s);                                                                \
 		e = errno;                                                                         \
-		HOOK_REC(name, -1, r == EOF ? errcode(e) : 0, sfd(s));                             \
+		HOOK_REC_MAYBE_FD(name, -1, r == EOF ? errcode(e) : 0, sfd(s));                    \
 		HOOK_RETURN(r, e);                                                                 \
 	}
 
@@ -135,7 +139,7 @@ static inline int errcode(int e)
 		fd = sfd(r);                                                                       \
 		if (fd >= 0)                                                                       \
 			shim_fd_set_path(fd, SHIM_KIND_FILE, path);                                \
-		HOOK_REC(name, -1, r ? 0 : errcode(e), fd);                                        \
+		HOOK_REC_MAYBE_FD(name, -1, r ? 0 : errcode(e), fd);                               \
 		HOOK_RETURN(r, e);                                                                 \
 	}
 
@@ -154,7 +158,7 @@ static inline int errcode(int e)
 		e = errno;                                                                         \
 		fd = sfd(r);                                                                       \
 		reopened(old, fd, path);                                                           \
-		HOOK_REC(name, -1, r ? 0 : errcode(e), fd);                                        \
+		HOOK_REC_MAYBE_FD(name, -1, r ? 0 : errcode(e), fd);                               \
 		HOOK_RETURN(r, e);                                                                 \
 	}
 
@@ -188,7 +192,7 @@ SHIM_EXPORT FILE *fdopen(int fd, const char *mode)
 	HOOK_PRE(fdopen, SHIM_FAM(STDIO), NULL, (fd, mode));
 	r = real_fdopen(fd, mode);
 	e = errno;
-	HOOK_REC(fdopen, -1, r ? 0 : errcode(e), fd);
+	HOOK_REC_MAYBE_FD(fdopen, -1, r ? 0 : errcode(e), fd);
 	HOOK_RETURN(r, e);
 }
 
@@ -202,7 +206,7 @@ SHIM_EXPORT int fclose(FILE *s)
 	fd = sfd(s); /* s is freed by the call */
 	r = real_fclose(s);
 	e = errno;
-	HOOK_REC(fclose, -1, r == EOF ? errcode(e) : 0, fd);
+	HOOK_REC_MAYBE_FD(fclose, -1, r == EOF ? errcode(e) : 0, fd);
 	if (fd >= 0)
 		shim_fd_clear(fd);
 	HOOK_RETURN(r, e);

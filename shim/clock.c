@@ -14,7 +14,7 @@
 
 #include "clock.h"
 
-int shim_clock_tsc;
+int shim_clock_tsc SHIM_HOT;
 static uint64_t base_tsc, base_ns, start_unix_ns, start_mono_ns;
 
 /* A (tsc, mono) pair read close together: retried when preempted between. */

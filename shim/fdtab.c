@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fdtab.h"
 
 #define HASH_CAP (SHIM_RES_CAP * 2)
@@ -22,10 +23,10 @@
 
 static struct shim_resource *res;  /* [SHIM_RES_CAP] */
 static _Atomic uint32_t *rhash;    /* [HASH_CAP]: id + 1, 0 = empty */
-static _Atomic uint32_t *fds;      /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
+_Atomic uint32_t *shim_fd_tab SHIM_HOT;     /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
 static atomic_uint res_next = 1;   /* 0 is "(other)" */
 static atomic_uint_fast64_t res_full;
-_Atomic uint32_t *const *const shim_fd_words = &fds;
+_Atomic uint32_t *const *const shim_fd_words = &shim_fd_tab;
 _Static_assert(FD_KNOWN == SHIM_FD_KNOWN, "shim/record.h reads fd words inline");
 
 static void *map(size_t size)
@@ -41,8 +42,8 @@ int shim_fd_init(void)
 		return 0;
 	res = map(sizeof(*res) * SHIM_RES_CAP);
 	rhash = map(sizeof(*rhash) * HASH_CAP);
-	fds = map(sizeof(*fds) * SHIM_FD_CAP);
-	if (!res || !rhash || !fds)
+	shim_fd_tab = map(sizeof(*shim_fd_tab) * SHIM_FD_CAP);
+	if (!res || !rhash || !shim_fd_tab)
 		return -1;
 	res[0].kind = SHIM_KIND_OTHER;
 	memcpy(res[0].name, "(other)", 7);
@@ -57,12 +58,23 @@ const char *shim_kind_name(unsigned kind)
 	return kind < SHIM_KIND_COUNT ? names[kind] : "?";
 }
 
+/* Eight bytes a step (every open of a path hashes it: a byte-wise FNV chain
+ * of dependent multiplies cost ~50 ns for a 30-byte path). */
 static uint32_t hash_name(unsigned kind, const char *s, size_t len)
 {
-	uint32_t h = 2166136261u ^ kind;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ kind ^ ((uint64_t)len << 32), w;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, s + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	for (w = 0; i < len; i++)
+		w |= (uint64_t)(unsigned char)s[i] << (8 * (i & 7));
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	return (uint32_t)h;
 }
 
 static int same(const struct shim_resource *r, unsigned kind, const char *name, size_t len)
@@ -139,8 +151,8 @@ static void bump_hi(int fd)
 
 void shim_fd_set(int fd, unsigned kind, uint32_t id)
 {
-	if (fds && fd >= 0 && fd < SHIM_FD_CAP) {
-		atomic_store_explicit(&fds[fd], FD_KNOWN | kind << FD_KIND_SHIFT | id,
+	if (shim_fd_tab && fd >= 0 && fd < SHIM_FD_CAP) {
+		atomic_store_explicit(&shim_fd_tab[fd], FD_KNOWN | kind << FD_KIND_SHIFT | id,
 				      memory_order_relaxed);
 		bump_hi(fd);
 	}
@@ -162,23 +174,23 @@ void shim_fd_dup(int oldfd, int newfd)
 {
 	uint32_t v;
 
-	if (!fds || oldfd < 0 || oldfd >= SHIM_FD_CAP || newfd < 0 || newfd >= SHIM_FD_CAP)
+	if (!shim_fd_tab || oldfd < 0 || oldfd >= SHIM_FD_CAP || newfd < 0 || newfd >= SHIM_FD_CAP)
 		return;
-	v = atomic_load_explicit(&fds[oldfd], memory_order_relaxed);
-	atomic_store_explicit(&fds[newfd], v, memory_order_relaxed);
+	v = atomic_load_explicit(&shim_fd_tab[oldfd], memory_order_relaxed);
+	atomic_store_explicit(&shim_fd_tab[newfd], v, memory_order_relaxed);
 	bump_hi(newfd);
 }
 
 void shim_fd_clear(int fd)
 {
-	if (fds && fd >= 0 && fd < SHIM_FD_CAP)
-		atomic_store_explicit(&fds[fd], 0, memory_order_relaxed);
+	if (shim_fd_tab && fd >= 0 && fd < SHIM_FD_CAP)
+		atomic_store_explicit(&shim_fd_tab[fd], 0, memory_order_relaxed);
 }
 
 void shim_fd_reset(void)
 {
-	if (fds)
-		syscall(SYS_madvise, fds, sizeof(*fds) * SHIM_FD_CAP, MADV_DONTNEED);
+	if (shim_fd_tab)
+		syscall(SYS_madvise, shim_fd_tab, sizeof(*shim_fd_tab) * SHIM_FD_CAP, MADV_DONTNEED);
 }
 
 size_t shim_addr_format(const struct sockaddr *sa, socklen_t len, int socktype, char *buf,
@@ -286,12 +298,12 @@ uint32_t shim_fd_res(int fd, unsigned *kind_out)
 	unsigned kind = SHIM_KIND_OTHER;
 	uint32_t v, id;
 
-	if (!fds || fd < 0 || fd >= SHIM_FD_CAP) {
+	if (!shim_fd_tab || fd < 0 || fd >= SHIM_FD_CAP) {
 		if (kind_out)
 			*kind_out = kind;
 		return SHIM_RES_OTHER;
 	}
-	v = atomic_load_explicit(&fds[fd], memory_order_relaxed);
+	v = atomic_load_explicit(&shim_fd_tab[fd], memory_order_relaxed);
 	if (v & FD_KNOWN) {
 		kind = (v >> FD_KIND_SHIFT) & 0x7f;
 		id = v & 0xffffff;

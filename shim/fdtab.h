@@ -34,10 +34,12 @@ struct shim_resource {
 /* Resource 0 is "(other)": where everything lands once the table is full. */
 #define SHIM_RES_OTHER 0
 
-/* The fd table's words (SHIM_FD_KNOWN | kind << 24 | resource id), read
- * inline by the recorders' fast path (shim/record.h); NULL before init. */
+/* The fd table: [SHIM_FD_CAP] words (SHIM_FD_KNOWN | kind << 24 | resource
+ * id), read inline by the recorders' fast path (shim/record.h); NULL before
+ * init. shim_fd_words points at the pointer (the same table). */
 #define SHIM_FD_KNOWN 0x80000000u
 #define SHIM_FD_ID_MASK 0xffffffu
+extern _Atomic uint32_t *shim_fd_tab;
 extern _Atomic uint32_t *const *const shim_fd_words;
 
 /* Set up both tables (constructor). Returns 0 or -1. */

@@ -26,9 +26,17 @@ extern __thread int64_t shim_heap_left __attribute__((tls_model("initial-exec"))
  * stays full and only costs its frees a table probe). */
 extern unsigned char shim_heap_filter[SHIM_HEAP_FILTER];
 
+/* The filter bucket of p: one byte per 512-byte granule, so neighbouring
+ * blocks share a cache line of the filter (a line covers 32 KiB of heap) and a
+ * program's frees touch few filter lines (a hash spread them over all 64 KiB:
+ * an L1 miss on nearly every free). A block that shares a granule with a live
+ * sample only costs its free a table probe. Each 4 MiB region is displaced by
+ * a hash of its number so two arenas do not pile onto the same buckets. */
 static inline uint32_t shim_heap_bucket(const void *p)
 {
-	return (uint32_t)(((uint64_t)(uintptr_t)p >> 4) * 0x9e3779b97f4a7c15ull >> 48);
+	uintptr_t a = (uintptr_t)p;
+
+	return (uint32_t)((a >> 9) + (uint32_t)((a >> 22) * 0x9e3779b1u)) & (SHIM_HEAP_FILTER - 1);
 }
 
 /* The sampling decision of an allocation of n bytes that returned p, and

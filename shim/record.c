@@ -4,10 +4,12 @@
  * counter and its resource, all in the calling thread's own slot. The common
  * case is inline in record.h; this file is the general case it falls back to:
  * a thread's first call, a new or colliding site, a failure, a new resource. */
+#include <errno.h>
+
 #include "record.h"
 #include "fdtab.h"
 
-unsigned shim_active;
+unsigned shim_active SHIM_HOT;
 
 /* 1 us to 10 s: a cached read to a slow disk or a remote peer, 1-5 steps a
  * decade (a factor of 2 at least between bounds: shim_hist_bucket needs it) */
@@ -56,43 +58,47 @@ static void hist_maybe_calibrate(void)
 	shim_rec_hist_calibrate();
 }
 
-void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int err,
-		   uint32_t res, int has_res)
+void shim_rec_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t dt, int64_t bytes, int err,
+		   int fd, uint32_t res)
 {
 	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
+	int saved = errno; /* the inline path leaves errno alone: so does this */
 	struct shim_thread *t;
-	struct shim_stat *f;
+	struct shim_stat *st;
 	struct shim_site *s;
 
+	if (shim_worker_pending)
+		shim_worker_start();
+	if (fd >= 0)
+		res = shim_fd_res(fd, NULL); /* classifies an fd seen the first time */
 	if (__builtin_expect(shim_tls.slot == NULL, 0))
 		hist_maybe_calibrate();
 	t = shim_thread_self();
 	if (!t)
-		return;
-	f = &t->fn[fn];
-	f->calls++;
-	f->ticks += dt;
-	f->bytes += b;
+		goto span;
 	t->hist[fn][shim_hist_bucket(dt)]++;
 	if (err) {
 		struct shim_errstat *e = shim_err_get(t, fn, err);
-		f->errors++;
 		if (e)
 			e->count++;
 		else
 			t->errs_dropped++;
 	}
+	/* a call counts in its site, or in fn's own totals when it has none:
+	 * shim_thread_merge adds the sites to fn's totals */
 	s = shim_site_get(t, fn, pc);
 	t->last_site[fn] = s;
 	if (s) {
-		s->st.calls++;
-		s->st.ticks += dt;
-		s->st.bytes += b;
-		s->st.errors += err != 0;
+		st = &s->st;
 	} else {
+		st = &t->fn[fn];
 		t->sites_dropped++;
 	}
-	if (has_res && res < SHIM_RES_CAP) {
+	st->calls++;
+	st->ticks += dt;
+	st->bytes += b;
+	st->errors += err != 0;
+	if (res < SHIM_RES_CAP) {
 		struct shim_resstat *r = &t->res[res];
 		r->ops++;
 		r->ticks += dt;
@@ -104,4 +110,7 @@ void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int 
 		if (res >= t->res_hi)
 			t->res_hi = res + 1;
 	}
+span:
+	shim_span_call(fn, shim_fninfo[fn].dir, t0, dt, bytes, err, fd, res);
+	errno = saved;
 }

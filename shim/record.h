@@ -22,6 +22,19 @@
  * while the process exports. */
 extern unsigned shim_active;
 
+/* Every global the inline recorders read is in this object: declared hidden
+ * here, each is one rip-relative load instead of an address and a load. */
+#define SHIM_HIDDEN __attribute__((visibility("hidden")))
+extern unsigned shim_active SHIM_HIDDEN;
+extern int shim_clock_tsc SHIM_HIDDEN;
+extern volatile int shim_worker_pending SHIM_HIDDEN;
+extern _Atomic uint32_t *shim_fd_tab SHIM_HIDDEN;
+extern uint64_t shim_span_slow_ticks SHIM_HIDDEN;
+extern struct shim_fdspan *shim_span_fds SHIM_HIDDEN;
+extern int shim_span_fd_hi SHIM_HIDDEN;
+extern int shim_span_on SHIM_HIDDEN;
+extern int shim_pid SHIM_HIDDEN;
+
 /* The caller of the hook: evaluate in the hook's own body. */
 #define SHIM_CALLER() __builtin_return_address(0)
 
@@ -66,7 +79,7 @@ struct shim_hist_oct {
 	uint64_t split;	 /* dt > split: one bucket up; UINT64_MAX when no bound is inside */
 	uint64_t bucket; /* bucket of the octave's values up to split */
 };
-extern struct shim_hist_oct shim_hist_oct[64]; /* [63 - k]: values in [2^k, 2^(k+1)) */
+extern struct shim_hist_oct shim_hist_oct[64] SHIM_HIDDEN; /* [63 - k]: values in [2^k, 2^(k+1)) */
 
 static inline __attribute__((always_inline)) unsigned shim_hist_bucket(uint64_t dt)
 {
@@ -82,40 +95,67 @@ static inline __attribute__((always_inline)) unsigned shim_hist_bucket(uint64_t 
  * Async-signal-safe: yes. Allocates: no. Locks: none. */
 void shim_rec_hist_calibrate(void);
 
-/* The out-of-line part of the recorders: records the whole call. */
-void shim_rec_slow(unsigned fn, const void *pc, uint64_t dt, int64_t bytes, int err,
-		   uint32_t res, int has_res);
+/* The out-of-line recorder: the whole record of one call (the thread's slot,
+ * the worker's start, the fd's classification, the site, errno counters,
+ * resource, spans) when the inline path below cannot take it: a thread's first
+ * call, a new caller, a failure, an fd not seen before, a slow call. fd >= 0:
+ * the call is on that fd's resource; else res (SHIM_SPAN_NORES: none).
+ * errno: kept (saved and restored here, so a hook need not). */
+void shim_rec_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t dt, int64_t bytes, int err,
+		   int fd, uint32_t res);
 
-/* Record fn's call from pc that took dt ticks. Fast path: the thread has its
- * slot, the call succeeded, the last call of fn came from the same pc and its
- * resource was seen before by this thread. */
-static inline __attribute__((always_inline)) void shim_rec_account(unsigned fn, const void *pc,
-								   uint64_t dt, int64_t bytes,
-								   int err, uint32_t res,
-								   int has_res)
+/* The fd table's word for fd (shim/fdtab.h), 0 when not known or untracked.
+ * The table exists whenever a family is on (shim_active is set only after
+ * shim_fd_init succeeded), and recorders run only then. */
+static inline __attribute__((always_inline)) uint32_t shim_rec_fd_word(int fd)
 {
+	if (__builtin_expect((unsigned)fd >= SHIM_FD_CAP, 0))
+		return 0;
+	return __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED);
+}
+
+/* Record one finished call of fn made from pc, started at tick t0 (the end is
+ * read here). bytes < 0 means none; err is the call's errno when it failed, 0
+ * when it succeeded. fd >= 0 attributes the call to that fd's resource, else
+ * res does (SHIM_SPAN_NORES: no resource).
+ * The inline path takes a successful call from the same caller as fn's last
+ * call, on a known fd (or a given resource), while nothing else is due; it
+ * updates the site, the latency histogram, the resource and the fd's open
+ * span, and touches neither errno nor fn's totals (shim_thread_merge derives
+ * those from the sites). Everything else goes to shim_rec_slow.
+ * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first call).
+ * errno: kept. */
+static inline __attribute__((always_inline)) void
+shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t bytes, int err, int fd,
+	     uint32_t res, const int has_fd)
+{
+	uint64_t dt = t1 - t0;
 	struct shim_thread *t = shim_tls.slot;
 	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
 	struct shim_site *s;
 
-	/* the worker starts here, from the program's first recorded call after
-	 * something registered work: never in the constructor, never in malloc */
-	if (__builtin_expect(shim_worker_pending, 0))
-		shim_worker_start();
-	if (__builtin_expect(t == NULL || err != 0, 0))
+	/* one test for the rare cases: no slot yet, a failure, the worker to
+	 * start (never in the constructor, never in malloc), a slow call */
+	if (__builtin_expect(t == NULL || err != 0 || shim_worker_pending ||
+				     dt >= shim_span_slow_ticks,
+			     0))
 		goto slow;
 	/* last_site[fn] only ever holds a site of fn: comparing pc is enough */
 	s = t->last_site[fn];
-	if (__builtin_expect(s == NULL || s->pc != pc || (has_res && res >= t->res_hi), 0))
+	if (__builtin_expect(s == NULL || s->pc != pc, 0))
 		goto slow;
-	t->fn[fn].calls++;
-	t->fn[fn].ticks += dt;
-	t->fn[fn].bytes += b;
-	t->hist[fn][shim_hist_bucket(dt)]++;
+	if (has_fd) {
+		/* a negative fd or one past the table goes the slow way too */
+		uint32_t v = shim_rec_fd_word(fd);
+		if (__builtin_expect(!(v & SHIM_FD_KNOWN), 0))
+			goto slow;
+		res = v & SHIM_FD_ID_MASK;
+	}
 	s->st.calls++;
 	s->st.ticks += dt;
 	s->st.bytes += b;
-	if (has_res) {
+	t->hist[fn][shim_hist_bucket(dt)]++;
+	if (has_fd || res != SHIM_SPAN_NORES) {
 		struct shim_resstat *r = &t->res[res];
 		r->ops++;
 		r->ticks += dt;
@@ -124,44 +164,31 @@ static inline __attribute__((always_inline)) void shim_rec_account(unsigned fn, 
 		else if (shim_rec_dir[fn] == SHIM_DIR_OUT)
 			r->wbytes += b;
 	}
+	if (has_fd)
+		shim_span_io(fd, shim_rec_dir[fn], b);
 	return;
 slow:
-	shim_rec_slow(fn, pc, dt, bytes, err, res, has_res);
+	shim_rec_slow(fn, pc, t0, dt, bytes, err, has_fd ? fd : -1, res);
 }
 
-/* shim_fd_res for a known fd, inline: one load and a test; the first sight of
- * an fd (classification) goes to fdtab.c. */
-static inline __attribute__((always_inline)) uint32_t shim_rec_fd_res(int fd)
-{
-	_Atomic uint32_t *w = *shim_fd_words;
-
-	if (__builtin_expect(w != NULL && (unsigned)fd < SHIM_FD_CAP, 1)) {
-		uint32_t v = __atomic_load_n(&w[fd], __ATOMIC_RELAXED);
-		if (__builtin_expect(v & SHIM_FD_KNOWN, 1))
-			return v & SHIM_FD_ID_MASK;
-	}
-	return shim_fd_res(fd, NULL);
-}
-
-/* Record one finished call of fn made from pc, started at tick t0 (the end is
- * read here). bytes < 0 means none; err is the call's errno when it failed, 0
- * when it succeeded. fd >= 0 attributes the call to that fd's resource.
- * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first call).
- * errno: kept. */
 static inline __attribute__((always_inline)) void shim_rec_call(unsigned fn, const void *pc,
 								uint64_t t0, int64_t bytes,
 								int err, int fd)
 {
-	uint64_t dt = shim_clock_now() - t0;
+	uint64_t t1 = shim_clock_now();
 
-	if (fd >= 0) {
-		uint32_t res = shim_rec_fd_res(fd);
-		shim_rec_account(fn, pc, dt, bytes, err, res, 1);
-		shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, fd, res);
-	} else {
-		shim_rec_account(fn, pc, dt, bytes, err, 0, 0);
-		shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, -1, SHIM_SPAN_NORES);
-	}
+	if (__builtin_constant_p(fd < 0) && fd < 0)
+		shim_rec_any(fn, pc, t0, t1, bytes, err, -1, SHIM_SPAN_NORES, 0);
+	else
+		shim_rec_any(fn, pc, t0, t1, bytes, err, fd, SHIM_SPAN_NORES, 1);
+}
+
+/* As shim_rec_call for a call that ended at tick t1 (read by the caller). */
+static inline __attribute__((always_inline)) void shim_rec_call_end(unsigned fn, const void *pc,
+								    uint64_t t0, uint64_t t1,
+								    int64_t bytes, int err, int fd)
+{
+	shim_rec_any(fn, pc, t0, t1, bytes, err, fd, SHIM_SPAN_NORES, 1);
 }
 
 /* As shim_rec_call, attributed to resource id res instead of an fd. */
@@ -169,10 +196,7 @@ static inline __attribute__((always_inline)) void shim_rec_call_res(unsigned fn,
 								    uint64_t t0, int64_t bytes,
 								    int err, uint32_t res)
 {
-	uint64_t dt = shim_clock_now() - t0;
-
-	shim_rec_account(fn, pc, dt, bytes, err, res, 1);
-	shim_span_call(fn, shim_rec_dir[fn], t0, dt, bytes, err, -1, res);
+	shim_rec_any(fn, pc, t0, shim_clock_now(), bytes, err, -1, res, 0);
 }
 
 /* Count one allocation-family call (never timed): bytes requested, failed or

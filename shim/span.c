@@ -30,19 +30,6 @@
 #define MEMO_N 16	 /* recent lookups remembered for server.address */
 #define MEMO_ADDRS 4	 /* addresses remembered per lookup */
 
-struct shim_fdspan {
-	int32_t pid; /* the image that opened it; anything else means none */
-	uint8_t type;
-	uint8_t pad[3];
-	uint32_t res, res2;
-	int32_t tid;
-	uint64_t span_id;
-	uint64_t t0;
-	uint64_t rbytes, wbytes;
-	uint32_t rops, wops, ops;
-	int32_t err;
-};
-
 struct ring {
 	_Atomic uint64_t head; /* written by the owning thread */
 	_Atomic uint64_t tail; /* written by the drain */
@@ -60,10 +47,10 @@ struct memo {
 	uint8_t addr[MEMO_ADDRS][16];
 };
 
-int shim_span_on;
-uint64_t shim_span_slow_ticks = UINT64_MAX;
-struct shim_fdspan *shim_span_fds;
-int shim_span_fd_hi;
+int shim_span_on SHIM_HOT;
+uint64_t shim_span_slow_ticks SHIM_HOT = UINT64_MAX;
+struct shim_fdspan *shim_span_fds SHIM_HOT;
+int shim_span_fd_hi SHIM_HOT;
 
 static uint64_t slow_ns, min_ns;
 static struct ring *rings[MAX_RINGS];
@@ -95,21 +82,24 @@ static int my_tid(void)
 	return t ? t->tid : (int)syscall(SYS_gettid);
 }
 
-/* Nanoseconds per tick, re-measured about every second of ticks. */
-static double npt(void)
+/* Nanoseconds per tick at tick `now`, re-measured about every second of ticks. */
+static double npt_at(uint64_t now)
 {
 	static double cached;
 	static uint64_t at;
-	uint64_t now;
 
 	if (!shim_clock_tsc)
 		return 1.0;
-	now = shim_clock_now();
 	if (cached == 0.0 || now - at > (1ull << 31)) {
 		cached = shim_clock_ns_per_tick();
 		at = now;
 	}
 	return cached;
+}
+
+static double npt(void)
+{
+	return shim_clock_tsc ? npt_at(shim_clock_now()) : 1.0;
 }
 
 uint64_t shim_span_unix_ns(uint64_t ticks)
@@ -351,11 +341,19 @@ void shim_span_accept(int lfd, int fd, uint64_t t0)
 	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
 }
 
+/* shim_pid_foreign_fast with no call unless this thread called vfork: the
+ * open and close of every file pass here. */
+static inline int foreign(void)
+{
+	return __builtin_expect(shim_tls.vforked, 0) && shim_pid_foreign_fast();
+}
+
 void shim_span_open(int fd, const char *path, uint64_t t0, int err)
 {
 	struct shim_fdspan *f;
+	uint32_t w;
 
-	if (!shim_span_on || shim_pid_foreign_fast())
+	if (!shim_span_on || foreign())
 		return;
 	if (fd < 0) {
 		struct shim_span s;
@@ -370,31 +368,15 @@ void shim_span_open(int fd, const char *path, uint64_t t0, int err)
 	f = fd_open(fd, SHIM_SPAN_FILE, t0);
 	if (!f)
 		return;
-	f->res = shim_fd_res(fd, NULL);
+	/* the open just named the fd: its word is known (fd_open checked the range) */
+	w = shim_fd_tab ? __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED) : 0;
+	f->res = w & SHIM_FD_KNOWN ? w & SHIM_FD_ID_MASK : shim_fd_res(fd, NULL);
 	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
 }
 
-#define bump(v, d) __atomic_store_n((v), __atomic_load_n((v), __ATOMIC_RELAXED) + (d), __ATOMIC_RELAXED)
-
 void shim_span_io_slow(int fd, unsigned dir, int64_t bytes)
 {
-	struct shim_fdspan *f = &shim_span_fds[fd];
-	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
-
-	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != shim_pid)
-		return;
-	/* plain adds, not locked ones: three lock-prefixed adds cost ~50 ns a
-	 * call here, more than the rest of the hook. Two threads doing I/O on
-	 * the same fd at the same instant may lose one update of a span
-	 * attribute; the exact statistics (per-thread slots) never do. */
-	bump(&f->ops, 1);
-	if (dir == SHIM_DIR_IN) {
-		bump(&f->rops, 1);
-		bump(&f->rbytes, b);
-	} else if (dir == SHIM_DIR_OUT) {
-		bump(&f->wops, 1);
-		bump(&f->wbytes, b);
-	}
+	shim_span_io(fd, dir, bytes > 0 ? (uint64_t)bytes : 0);
 }
 
 /* End fd's open span at t1; `force` keeps a short file span (image end). */
@@ -408,7 +390,7 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 	    !__atomic_compare_exchange_n(&f->pid, &pid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return; /* none, or another thread closes it */
 	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < min_ns &&
-	    (double)(t1 - f->t0) * npt() < (double)min_ns)
+	    (double)(t1 - f->t0) * npt_at(t1) < (double)min_ns)
 		return;
 	span_base(&s, f->type, f->t0, t1);
 	s.tid = f->tid;
@@ -419,16 +401,21 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 	s.wbytes = f->wbytes;
 	s.rops = f->rops;
 	s.wops = f->wops;
-	s.ops = f->ops;
+	s.ops = f->rops + f->wops + f->xops;
 	s.flags = unfinished ? SHIM_SPANF_UNFINISHED : 0;
 	emit(&s);
 }
 
+void shim_span_close_at(int fd, uint64_t t1)
+{
+	if (!shim_span_on || fd < 0 || fd >= shim_span_fd_hi || foreign())
+		return;
+	fd_end(fd, t1, 0);
+}
+
 void shim_span_close(int fd)
 {
-	if (!shim_span_on || fd < 0 || fd >= shim_span_fd_hi || shim_pid_foreign_fast())
-		return;
-	fd_end(fd, shim_clock_now(), 0);
+	shim_span_close_at(fd, shim_clock_now());
 }
 
 void shim_span_slow(unsigned fn, uint64_t t0, uint64_t dt, int err, uint32_t res)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "fdtab.h"
+#include "fn.h"
 
 enum shim_span_type {
 	SHIM_SPAN_NONE,
@@ -75,11 +76,13 @@ void shim_span_accept(int lfd, int fd, uint64_t t0);
  * a failed open is a span of its own. */
 void shim_span_open(int fd, const char *path, uint64_t t0, int err);
 
-/* One call on fd moved bytes (< 0: none) in direction dir (enum shim_dir). */
+/* One call on fd moved bytes (< 0: none) in direction dir (enum shim_dir):
+ * shim_span_io out of line. */
 void shim_span_io_slow(int fd, unsigned dir, int64_t bytes);
 
-/* fd is being closed: its open span (if any) ends now. */
+/* fd is being closed: its open span (if any) ends now (at tick t1). */
 void shim_span_close(int fd);
+void shim_span_close_at(int fd, uint64_t t1);
 
 /* A call of fn on resource res (SHIM_SPAN_NORES: none) took dt ticks from t0:
  * a slow-call span when dt is above SHIMMER_SLOW_CALL_MS. */
@@ -88,20 +91,66 @@ void shim_span_slow(unsigned fn, uint64_t t0, uint64_t dt, int err, uint32_t res
 /* Slow-call candidates: calls of at least this many ticks are checked. */
 extern uint64_t shim_span_slow_ticks;
 
-/* The fd span table, for the inline fast path below. */
-struct shim_fdspan;
-extern struct shim_fdspan *shim_span_fds;
-extern int shim_span_fd_hi; /* 1 + highest fd that ever had a span */
+/* The open span of an fd (the fd span table's entry), for the inline path. */
+struct shim_fdspan {
+	int32_t pid; /* the image that opened it; anything else means none */
+	uint8_t type;
+	uint8_t pad[3];
+	uint32_t res, res2;
+	int32_t tid;
+	uint64_t span_id;
+	uint64_t t0;
+	uint64_t rbytes, wbytes;
+	uint32_t rops, wops, xops; /* reads, writes, other calls (ops is their sum) */
+	int32_t err;
+};
 
-/* Per-call hook from the recorders: bytes and op counts of the fd's open span,
- * and the slow-call check. Async-signal-safe: yes. Allocates: no. */
+extern struct shim_fdspan *shim_span_fds;
+extern int shim_span_fd_hi; /* 1 + highest fd that ever had a span (0: spans off) */
+extern int shim_pid;	    /* shim/init.h */
+
+/* One call on fd moved b bytes in direction dir (enum shim_dir): the counts of
+ * fd's open span, if it has one. Plain adds, not locked ones: three
+ * lock-prefixed adds cost ~50 ns a call, more than the rest of the hook. Two
+ * threads doing I/O on the same fd at the same instant may lose one update of
+ * a span attribute; the exact statistics (per-thread slots) never do.
+ * The entry is not asked whether it holds an open span of this image: counts
+ * are read only from an entry that does (fd_end), an entry is zeroed before
+ * it opens one (fd_open), and a fork child's entries of its parent's spans
+ * are its own copies, never written out. So the adds need no test.
+ * Async-signal-safe: yes. Allocates: no. errno: kept. */
+static inline __attribute__((always_inline)) void shim_span_io(int fd, unsigned dir, uint64_t b)
+{
+	struct shim_fdspan *f;
+
+	/* no hint: with spans on, most fds a program writes have one */
+	if ((unsigned)fd >= (unsigned)shim_span_fd_hi)
+		return;
+	f = &shim_span_fds[fd];
+#define SHIM_SPAN_BUMP(v, d)                                                                       \
+	__atomic_store_n((v), __atomic_load_n((v), __ATOMIC_RELAXED) + (d), __ATOMIC_RELAXED)
+	if (dir == SHIM_DIR_IN) {
+		SHIM_SPAN_BUMP(&f->rops, 1);
+		SHIM_SPAN_BUMP(&f->rbytes, b);
+	} else if (dir == SHIM_DIR_OUT) {
+		SHIM_SPAN_BUMP(&f->wops, 1);
+		SHIM_SPAN_BUMP(&f->wbytes, b);
+	} else {
+		SHIM_SPAN_BUMP(&f->xops, 1);
+	}
+#undef SHIM_SPAN_BUMP
+}
+
+/* Per-call hook from the recorders' out-of-line path: bytes and op counts of
+ * the fd's open span, and the slow-call check. Async-signal-safe: yes.
+ * Allocates: no. errno: may change (a slow-call span): the caller keeps it. */
 static inline void shim_span_call(unsigned fn, unsigned dir, uint64_t t0, uint64_t dt,
 				  int64_t bytes, int err, int fd, uint32_t res)
 {
 	if (__builtin_expect(!shim_span_on, 1))
 		return;
-	if (fd >= 0 && fd < shim_span_fd_hi)
-		shim_span_io_slow(fd, dir, bytes);
+	if (fd >= 0)
+		shim_span_io(fd, dir, bytes > 0 ? (uint64_t)bytes : 0);
 	if (__builtin_expect(dt >= shim_span_slow_ticks, 0))
 		shim_span_slow(fn, t0, dt, err, res);
 }

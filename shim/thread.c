@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "fdtab.h"
 #include "log.h"
 #include "thread.h"
 
@@ -45,6 +46,8 @@ static void wipe_slot(struct shim_thread *t)
 
 void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 {
+	uint32_t nres;
+
 	for (unsigned i = 0; i < SHIM_FN_COUNT; i++) {
 		dst->fn[i].calls += src->fn[i].calls;
 		dst->fn[i].errors += src->fn[i].errors;
@@ -58,6 +61,13 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 		struct shim_site *d;
 		if (!s->pc)
 			continue;
+		if (!src->fn_full) {
+			struct shim_stat *f = &dst->fn[s->fn];
+			f->calls += s->st.calls;
+			f->errors += s->st.errors;
+			f->ticks += s->st.ticks;
+			f->bytes += s->st.bytes;
+		}
 		d = shim_site_get(dst, s->fn, s->pc);
 		if (!d) {
 			dst->sites_dropped += s->st.calls;
@@ -79,20 +89,24 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 		else
 			dst->errs_dropped += e->count;
 	}
-	for (unsigned i = 0; i < src->res_hi && i < SHIM_RES_CAP; i++) {
+	/* a thread's own slot does not keep res_hi up to date (the recorders'
+	 * inline path skips it): look as far as resources exist */
+	nres = src->fn_full ? src->res_hi : shim_res_count();
+	for (unsigned i = 0; i < nres && i < SHIM_RES_CAP; i++) {
 		const struct shim_resstat *r = &src->res[i];
 		if (!r->ops)
 			continue;
+		if (i >= dst->res_hi)
+			dst->res_hi = i + 1;
 		dst->res[i].ops += r->ops;
 		dst->res[i].rbytes += r->rbytes;
 		dst->res[i].wbytes += r->wbytes;
 		dst->res[i].ticks += r->ticks;
 		dst->res[i].errors += r->errors;
 	}
-	if (src->res_hi > dst->res_hi)
-		dst->res_hi = src->res_hi;
 	dst->sites_dropped += src->sites_dropped;
 	dst->errs_dropped += src->errs_dropped;
+	dst->fn_full = 1;
 }
 
 /* Fold the slots of threads that are really gone into `exited` and free them.

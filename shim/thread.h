@@ -46,12 +46,16 @@ struct shim_resstat {
 
 struct shim_thread {
 	int tid;
-	int pad;
+	/* 0 in a thread's own slot: fn[] holds only the calls that have no site
+	 * (no room, or never attributed, like allocations), and a function's
+	 * totals are fn[] plus its sites. 1 in a merged slot (shim_thread_merge's
+	 * dst): fn[] holds the totals. */
+	int fn_full;
 	uint64_t sites_dropped; /* calls whose (fn, caller) found no room */
 	uint64_t errs_dropped;
-	uint32_t res_hi; /* 1 + highest resource id touched */
+	uint32_t res_hi; /* merged slot: 1 + highest resource id touched */
 	uint32_t pad2;
-	struct shim_stat fn[SHIM_FN_COUNT];
+	struct shim_stat fn[SHIM_FN_COUNT]; /* see fn_full */
 	/* the site of each function's last call: the recorder's first guess, so
 	 * a call from the same place as the last one skips the hash. Points into
 	 * this slot; NULL (zeroed pages) means no guess. Never merged. */
@@ -177,7 +181,9 @@ void shim_thread_fork_prepare(void);
 void shim_thread_fork_parent(void);
 void shim_thread_fork_child(void);
 
-/* Add src's counts into dst. Export time or registry locked. */
+/* Add src's counts into dst; dst's fn[] then holds every function's totals
+ * (a thread's own slot keeps them in its sites: see fn_full). Export time or
+ * registry locked. */
 void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src);
 
 /* Number of threads seen (attached slots ever). */

@@ -38,7 +38,7 @@ struct watch {
 	int now; /* wants the thread (not shim_worker_watch_lazy) */
 };
 
-volatile int shim_worker_pending;
+volatile int shim_worker_pending SHIM_HOT;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER; /* jobs, watches, state */
 static struct job jobs[SHIM_WORKER_JOBS];
