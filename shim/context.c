@@ -17,10 +17,14 @@
 
 struct shim_ctx shim_ctx;
 
-#define RAND_N 8
+/* Span and trace ids: unique, not secret (as OpenTelemetry's SDKs draw
+ * them: a fast generator per thread). The state is seeded from getrandom on
+ * the thread's first id and again in a fork child, so no two threads or
+ * processes share a sequence; one system call a thread, not one per few ids
+ * (a traced program that opens files at a high rate drew 8 ids a syscall). */
 static __thread struct {
-	uint64_t v[RAND_N];
-	int left; /* reset in a fork child: it must not repeat the parent's ids */
+	uint64_t s;
+	int seeded; /* reset in a fork child: it must not repeat the parent's ids */
 } rnd __attribute__((tls_model("initial-exec")));
 
 static uint64_t splitmix(uint64_t *s)
@@ -35,18 +39,15 @@ uint64_t shim_span_random64(void)
 {
 	uint64_t x;
 
-	if (!rnd.left) {
-		long n = syscall(SYS_getrandom, rnd.v, sizeof(rnd.v), GRND_NONBLOCK);
-		if (n != (long)sizeof(rnd.v)) {
-			/* no entropy yet (early boot): not secret, only unique */
-			uint64_t s = shim_clock_now() ^ ((uint64_t)syscall(SYS_getpid) << 32) ^
-				     (uint64_t)syscall(SYS_gettid);
-			for (int i = 0; i < RAND_N; i++)
-				rnd.v[i] = splitmix(&s);
-		}
-		rnd.left = RAND_N;
+	if (!rnd.seeded) {
+		if (syscall(SYS_getrandom, &rnd.s, sizeof(rnd.s), GRND_NONBLOCK) !=
+		    (long)sizeof(rnd.s))
+			/* no entropy yet (early boot) */
+			rnd.s = shim_clock_now() ^ ((uint64_t)syscall(SYS_getpid) << 32) ^
+				(uint64_t)syscall(SYS_gettid);
+		rnd.seeded = 1;
 	}
-	x = rnd.v[--rnd.left];
+	x = splitmix(&rnd.s);
 	return x ? x : 1;
 }
 
@@ -202,7 +203,7 @@ void shim_ctx_fork_child(void)
 {
 	shim_ctx.parent_id = shim_ctx.root_id;
 	shim_ctx.remote = 0;
-	rnd.left = 0;
+	rnd.seeded = 0;
 	shim_ctx.root_id = shim_span_random64();
 }
 

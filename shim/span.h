@@ -212,7 +212,8 @@ void shim_span_fork_child(void);
 
 /* ---- ids (exposed for the unit tests) ---- */
 
-/* A random nonzero 64-bit id from this thread's getrandom buffer. */
+/* A random nonzero 64-bit id from this thread's generator (seeded by getrandom
+ * once a thread and once a fork child). Async-signal-safe: yes. */
 uint64_t shim_span_random64(void);
 
 /* Parse a W3C traceparent. Returns 0 (fills id, parent span, flags) or -1. */

@@ -6,7 +6,10 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "../../export/spanview.h"
 #include "../../shim/errname.h"
@@ -84,6 +87,49 @@ static void test_random_ids(void **state)
 		for (int j = 0; j < i; j++)
 			assert_true(seen[i] != seen[j]);
 	}
+}
+
+/* A fork child draws from a generator of its own (reseeded), never the
+ * parent's next ids; another thread too. */
+static void *draw4(void *arg)
+{
+	uint64_t *v = arg;
+	for (int i = 0; i < 4; i++)
+		v[i] = shim_span_random64();
+	return NULL;
+}
+
+static void test_random_ids_fork_and_threads(void **state)
+{
+	uint64_t mine[4], child[4], other[4];
+	int fds[2], status;
+	pthread_t th;
+	pid_t pid;
+
+	(void)state;
+	(void)shim_span_random64(); /* this thread's generator is seeded */
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	if (pid == 0) {
+		shim_ctx_fork_child();
+		draw4(child);
+		_exit(write(fds[1], child, sizeof(child)) == (ssize_t)sizeof(child) ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	draw4(mine);
+	assert_int_equal(read(fds[0], child, sizeof(child)), (ssize_t)sizeof(child));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(pthread_create(&th, NULL, draw4, other), 0);
+	pthread_join(th, NULL);
+	for (int i = 0; i < 4; i++)
+		for (int j = 0; j < 4; j++) {
+			assert_true(mine[i] != child[j]);
+			assert_true(mine[i] != other[j]);
+			assert_true(child[i] != other[j]);
+		}
+	close(fds[0]);
+	close(fds[1]);
 }
 
 struct lines {
@@ -184,7 +230,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_traceparent), cmocka_unit_test(test_traceparent_round_trip),
-		cmocka_unit_test(test_random_ids),	  cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_random_ids),
+		cmocka_unit_test(test_random_ids_fork_and_threads),	  cmocka_unit_test(test_headers),
 		cmocka_unit_test(test_retry_policy),	  cmocka_unit_test(test_split_addr),
 		cmocka_unit_test(test_errnames_and_ids),
 	};
