@@ -460,7 +460,6 @@ int shim_heap_init(void)
 		memset(shim_heap_filter, 255, sizeof(shim_heap_filter)); /* every free looks */
 	/* return addresses in our own code: in (lo, hi] */
 	shim_unwind_text_of((const void *)(uintptr_t)shim_heap_init, &self_lo, &self_hi, NULL);
-	shim_unwind_setup(); /* libunwind is loaded by the first sample's walk */
 	__atomic_store_n(&state, ON, __ATOMIC_RELEASE);
 	/* this (main) thread may hold a distance from before the decision */
 	shim_heap_left = 0;

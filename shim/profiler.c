@@ -239,17 +239,6 @@ static void thread_end(void *arg)
 		release(t);
 }
 
-/* The signals the thread blocks now: a sample whose context blocks more is
- * in one of the program's handlers (shim_unwind_signal loads nothing there). */
-static void note_mask(struct prof_thread *t)
-{
-	sigset_t set;
-
-	t->scratch.mask_ok = pthread_sigmask(SIG_BLOCK, NULL, &set) == 0;
-	if (t->scratch.mask_ok)
-		memcpy(&t->scratch.mask, &set, sizeof(t->scratch.mask));
-}
-
 static void start_thread(uintptr_t stack_hi)
 {
 	struct prof_thread *t;
@@ -260,7 +249,6 @@ static void start_thread(uintptr_t stack_hi)
 	if (!t)
 		return;
 	t->stack_hi = stack_hi;
-	note_mask(t);
 	if (arm(t) != 0) {
 		release(t);
 		return;
@@ -288,11 +276,6 @@ void shim_profiler_thread_start(void)
 		pthread_attr_destroy(&a);
 	}
 	start_thread(hi);
-	/* a normal context: load the unwinder if a sample asked for it */
-	if (shim_unwind_wanted() && shim_unwind_enter()) {
-		shim_unwind_load();
-		shim_unwind_leave();
-	}
 	shim_tls.internal--;
 }
 
@@ -318,8 +301,8 @@ static void *wrapped_start(void *p)
 
 void *shim_profiler_wrap(void *(**start)(void *), void **arg)
 {
-	/* The program's first thread: load the unwinder first when a walk may
-	 * come (sampling or heap profiling). glibc sizes a thread's DTV when it
+	/* The program's first thread (heap sampling alone: with CPU sampling
+	 * the constructor loaded it): load the unwinder first. glibc sizes a thread's DTV when it
 	 * makes the thread, so a TLS module loaded later (libunwind has one)
 	 * changes the size of pthread_create's calloc and the number of frees a
 	 * thread's teardown makes, depending on when the first sample came: the
@@ -376,7 +359,13 @@ int shim_profiler_init(void)
 		goto off;
 	}
 	theirs = old;
-	shim_unwind_setup(); /* libunwind itself is loaded on first need */
+	/* the constructor, a normal context: the handler never loads it, and a
+	 * compute loop that makes no call gets DWARF stacks from its first
+	 * sample (a failed load: frame-pointer walks, one info line) */
+	if (shim_unwind_enter()) {
+		shim_unwind_load();
+		shim_unwind_leave();
+	}
 	key_ok = pthread_key_create(&key, thread_end) == 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigprof;
@@ -417,7 +406,6 @@ void shim_profiler_fork_child(void)
 		wipe(me);
 		me->tid = (int)syscall(SYS_gettid);
 		me->stack_hi = hi;
-		note_mask(me);
 		atomic_store(&me->live, 1);
 		if (arm(me) != 0) {
 			self = NULL;

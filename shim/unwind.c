@@ -3,14 +3,13 @@
  * symbols must never stand in front of libgcc_s for the target's C++
  * exceptions) on first need; until then, and when it is missing, a
  * frame-pointer walk bounded to the stack. Runs in the SIGPROF handler: no
- * malloc, no stdio, no locks of our own (but the one gated load). */
+ * malloc, no stdio, no locks of our own, never a load. */
 #define UNW_LOCAL_ONLY
 #include <dlfcn.h>
 #include <link.h>
 #include <libunwind.h>
 #include <stdatomic.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <ucontext.h>
@@ -21,31 +20,17 @@
 #include "unwind.h"
 
 /* When libunwind is loaded. Opening it (and liblzma behind it) and its first
- * walk cost about 0.25 ms, which every short process (a build's compilers, a
- * script's /bin/true) paid in the constructor while most never take a CPU
- * sample (the first comes after 10 ms of CPU at 99 Hz) nor a heap sample
- * (after 512 KiB allocated on average). So it is loaded by the first walk
- * that needs it, from one of:
- *  - the heap sampler's walk (shim_unwind_here): an allocation hook after the
- *    real allocator returned (no malloc lock held), the guard held, inside
- *    shim_unwind_enter (no fork is made meanwhile);
- *  - the program's first pthread_create (shim_profiler_wrap: every thread
- *    then has the same TLS layout), and a new thread's start once a sample
- *    asked for it (shim_unwind_wanted);
- *  - the profiler's handler, only when the interrupted PC is in the main
- *    program's own text, the program does not define its own allocator, and
- *    the thread blocks no more signals than when it was armed (so it is not
- *    in one of the program's handlers that may have interrupted malloc). The
- *    program's own code holds none of the loader's or malloc's locks; this is
- *    the only place a CPU-bound program that makes no call at all can load it
- *    (a loop in main), and without it such a program would get frame-pointer
- *    stacks only. Any other sample walks frame pointers and leaves the load
- *    to a later sample or to one of the normal paths above.
- * Every path also waits for r_debug to be consistent (no object being mapped
- * by any thread: a nested dlopen there breaks the loader) and leaves vfork
- * children alone. Only one thread loads; others walk frame pointers
- * meanwhile. The residual hazard is the one every walk already has: a thread
- * inside a dl_iterate_phdr callback of the program's would wait for itself. */
+ * walk cost about 0.25 ms. With CPU sampling on, the profiler's constructor
+ * loads it: the handler never loads anything (no malloc, no lock in a signal
+ * handler), and a program whose compute loop makes no call at all must get
+ * DWARF stacks from its first sample. With heap sampling alone it is loaded
+ * by the first walk that needs it, from a normal context: the heap sampler's
+ * walk (an allocation hook after the real allocator returned, the guard
+ * held, inside shim_unwind_enter so no fork is made meanwhile), or the
+ * program's first pthread_create (every thread then has the same TLS
+ * layout). A short process that samples nothing never maps it. Every load
+ * waits for r_debug to be consistent (no object being mapped by any thread)
+ * and leaves vfork children alone; only one thread loads. */
 enum { UNW_NONE, UNW_LOADING, UNW_READY, UNW_FAILED };
 
 #define STR_(x) #x
@@ -57,10 +42,6 @@ static __typeof__(&unw_get_reg) p_get_reg;
 static __typeof__(&unw_tdep_getcontext) p_getcontext;
 static int (*p_backtrace)(void **, int);
 static atomic_int unw_state; /* UNW_*: READY is published after the pointers */
-static atomic_int unw_want;  /* a sample walked frame pointers for want of it */
-static int set_up;
-static uintptr_t exe_lo, exe_hi; /* the main program's code */
-static int exe_alloc;		 /* the program defines its own allocator */
 uintptr_t shim_unwind_lo, shim_unwind_hi;
 static atomic_int forking;   /* a fork is being made: no new walk */
 static atomic_int unwinding; /* walks in progress, all threads */
@@ -107,41 +88,6 @@ int shim_unwind_text_of(const void *addr, uintptr_t *lo, uintptr_t *hi, const ch
 		*hi = t.hi;
 	if (path)
 		*path = t.path;
-	return 0;
-}
-
-/* The main program is the first object dl_iterate_phdr reports. */
-static int scan_exe(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size, (void)arg;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		if (!exe_lo || lo < exe_lo)
-			exe_lo = lo;
-		if (lo + ph->p_memsz > exe_hi)
-			exe_hi = lo + ph->p_memsz;
-	}
-	return 1;
-}
-
-static int in_exe(uintptr_t a)
-{
-	return a >= exe_lo && a < exe_hi;
-}
-
-int shim_unwind_setup(void)
-{
-	if (set_up)
-		return 0; /* the profiler and the heap sampler both ask */
-	set_up = 1;
-	dl_iterate_phdr(scan_exe, NULL);
-	/* the global scope's definitions (our references go through the GOT):
-	 * an allocator of the program's own may hold its lock in its own text */
-	exe_alloc = in_exe((uintptr_t)&malloc) || in_exe((uintptr_t)&calloc) ||
-		    in_exe((uintptr_t)&realloc) || in_exe((uintptr_t)&free) || !exe_hi;
 	return 0;
 }
 
@@ -202,12 +148,6 @@ int shim_unwind_load(void)
 	if (st != UNW_NONE || shim_tls.vforked)
 		return -1;
 	return load();
-}
-
-int shim_unwind_wanted(void)
-{
-	return atomic_load_explicit(&unw_want, memory_order_relaxed) &&
-	       atomic_load_explicit(&unw_state, memory_order_relaxed) == UNW_NONE;
 }
 
 int shim_unwind_ready(void)
@@ -280,19 +220,6 @@ static int fp_walk(const ucontext_t *uc, uintptr_t hi, uintptr_t *pcs, int n, in
 	return n;
 }
 
-/* May the handler load libunwind for the sample of uc? (see the top) */
-static int may_load_here(const ucontext_t *uc, const struct shim_unwind_scratch *s)
-{
-	uintptr_t pc = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-	uint64_t mask;
-
-	if (exe_alloc || !in_exe(pc) || !s->mask_ok || shim_tls_guarded() || shim_tls.vforked)
-		return 0;
-	/* the kernel's signal mask is the first 64 bits of uc_sigmask */
-	memcpy(&mask, &uc->uc_sigmask, sizeof(mask));
-	return (mask & ~s->mask) == 0;
-}
-
 int shim_unwind_signal(void *ucv, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,
 		       uintptr_t stack_hi)
 {
@@ -307,14 +234,6 @@ int shim_unwind_signal(void *ucv, struct shim_unwind_scratch *s, uintptr_t *pcs,
 	return 0;
 #endif
 	st = atomic_load_explicit(&unw_state, memory_order_acquire);
-	if (st == UNW_NONE && may_load_here(uc, s)) {
-		shim_tls.internal++; /* the loader's allocations are ours */
-		load();
-		shim_tls.internal--;
-		st = atomic_load_explicit(&unw_state, memory_order_acquire);
-	}
-	if (st != UNW_READY && st != UNW_FAILED)
-		atomic_store_explicit(&unw_want, 1, memory_order_relaxed);
 	if (st == UNW_READY) {
 		unw_cursor_t *c = (unw_cursor_t *)s->cursor;
 		if (p_init_local2(c, (unw_context_t *)uc, UNW_INIT_SIGNAL_FRAME) == 0) {

@@ -12,15 +12,7 @@
  * state so the handler uses little of the target's stack. */
 struct shim_unwind_scratch {
 	uint64_t cursor[160]; /* an unw_cursor_t (127 words on x86_64) */
-	uint64_t mask;	      /* signals the thread blocked when it was armed */
-	int mask_ok;	      /* mask was read */
 };
-
-/* Constructor: note where the program's own code and Shimmer's are and
- * whether malloc is Shimmer's hook (a few microseconds, no dlopen). libunwind
- * itself is loaded later, only by a process that needs it: see
- * shim_unwind_load. Returns 0. Idempotent. */
-int shim_unwind_setup(void);
 
 /* Load libunwind now, from a normal context: Shimmer's guard held, inside
  * shim_unwind_enter/leave (so no fork is made while the loader runs), not in
@@ -30,27 +22,18 @@ int shim_unwind_setup(void);
  * (dlopen). Allocates: yes (the loader's, uncounted under the guard). */
 int shim_unwind_load(void);
 
-/* Nonzero once a sample was taken with the frame-pointer walk because
- * libunwind was not loaded: a normal context that sees it should call
- * shim_unwind_load. Async-signal-safe: yes. */
-int shim_unwind_wanted(void);
-
 /* Nonzero when libunwind is loaded. Async-signal-safe: yes. */
 int shim_unwind_ready(void);
 
 /* Fill pcs[0..max) with the interrupted code's PC then the return addresses of
- * its callers, from the signal handler's ucontext uc; stack_hi (the top of the
- * thread's stack, 0 when unknown) bounds the frame-pointer walk, used while
- * libunwind is not loaded. The first sample that finds libunwind unloaded
- * and the interrupted code in the main program's own text (where the thread
- * holds none of the loader's or malloc's locks) loads it there; any other
- * sample walks frame pointers and marks the unwinder wanted. Returns the
- * number of frames (0 when none could be read). pcs[0] is the exact
- * interrupted PC; pcs[i>0] are return addresses (the call is at pcs[i]-1).
- * Call between shim_unwind_enter and shim_unwind_leave.
+ * its callers, from the signal handler's ucontext uc: libunwind when it is
+ * loaded, else a frame-pointer walk bounded by stack_hi (the top of the
+ * thread's stack, 0 when unknown). Never loads anything. Returns the number
+ * of frames (0 when none could be read). pcs[0] is the exact interrupted PC;
+ * pcs[i>0] are return addresses (the call is at pcs[i]-1). Call between
+ * shim_unwind_enter and shim_unwind_leave.
  * Async-signal-safe: yes (libunwind local unwinding with its per-thread cache;
- * its first touch of a module takes the loader lock; the one load is gated as
- * above). Allocates: no (but the one load). */
+ * its first touch of a module takes the loader lock). Allocates: no. */
 int shim_unwind_signal(void *uc, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,
 		       uintptr_t stack_hi);
 
