@@ -44,6 +44,16 @@ struct shim_symtab {
 	struct shim_imap funcmap, locmap;
 };
 
+/* A table writing into the model part o (anything with mappings, funcs and
+ * locs arrays and their counts: the CPU profile, the heap profile). */
+#define SHIM_SYMTAB_OF(o)                                                                          \
+	((struct shim_symtab){.mappings = &(o)->mappings,                                          \
+			      .nmappings = &(o)->nmappings,                                        \
+			      .funcs = &(o)->funcs,                                                \
+			      .nfuncs = &(o)->nfuncs,                                              \
+			      .locs = &(o)->locs,                                                  \
+			      .nlocs = &(o)->nlocs})
+
 /* The index of the location of code address addr (a sampled PC, or a return
  * address minus one), symbolized and interned on first sight with its
  * function; the mapping is the last one that covers addr (objects unloaded by

@@ -337,12 +337,7 @@ int shim_model_build_cpu(struct shim_model *m)
 		return 0;
 	memset(&b, 0, sizeof(b));
 	b.m = m;
-	b.syms.mappings = &m->mappings;
-	b.syms.nmappings = &m->nmappings;
-	b.syms.funcs = &m->funcs;
-	b.syms.nfuncs = &m->nfuncs;
-	b.syms.locs = &m->locs;
-	b.syms.nlocs = &m->nlocs;
+	b.syms = SHIM_SYMTAB_OF(m);
 	shim_profiler_foreach(add_thread, &b);
 	shim_symtab_free(&b.syms);
 	shim_imap_free(&b.edgemap);

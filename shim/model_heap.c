@@ -171,12 +171,7 @@ int shim_model_build_heap(struct shim_model *m)
 		return 0;
 	memset(&b, 0, sizeof(b));
 	b.h = h;
-	b.syms.mappings = &h->mappings;
-	b.syms.nmappings = &h->nmappings;
-	b.syms.funcs = &h->funcs;
-	b.syms.nfuncs = &h->nfuncs;
-	b.syms.locs = &h->locs;
-	b.syms.nlocs = &h->nlocs;
+	b.syms = SHIM_SYMTAB_OF(h);
 	b.of_id = malloc(SHIM_HEAP_STACKS * sizeof(*b.of_id));
 	if (!b.of_id || read_mappings(&b) != 0)
 		goto fail;
