@@ -4,7 +4,10 @@
  * table, so the samples and call sites it leaves behind still get names at
  * export. dlopen is deliberately not wrapped: glibc picks the caller's
  * RUNPATH, $ORIGIN and link namespace from dlopen's return address, which a
- * wrapper would change to ours. No malloc, no lock of ours, no I/O. */
+ * wrapper would change to ours. Early CPU samples (taken before libunwind was
+ * loaded) are unwound first, while the object's unwind tables are mapped:
+ * that may load libunwind (dlclose is a normal context); otherwise no malloc,
+ * no lock of ours, no I/O. */
 #include <dlfcn.h>
 #include <errno.h>
 
@@ -31,6 +34,7 @@ SHIM_EXPORT int dlclose(void *handle)
 	if (shim_tls.internal || (!shim_active && !shim_profiler_hz()))
 		return real_dlclose(handle);
 	e = errno;
+	shim_profiler_catch_up();
 	slot = shim_dlmod_capture(handle);
 	errno = e;
 	rec = shim_enter(SHIM_FAM(PROC));

@@ -17,6 +17,7 @@
 #include "fn.h"
 #include "heap.h"
 #include "log.h"
+#include "profiler.h"
 #include "record.h"
 #include "thread.h"
 #include "unwind.h"
@@ -387,11 +388,45 @@ static void record(void *p, size_t n)
 	stats_add((int64_t)est, 0);
 }
 
+static __thread int poked __attribute__((tls_model("initial-exec")));
+static __thread int64_t poked_left __attribute__((tls_model("initial-exec")));
+
+void shim_heap_poke(void)
+{
+	if (poked)
+		return;
+	poked_left = shim_heap_left;
+	shim_heap_left = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	poked = 1;
+}
+
+/* The slow path the handler asked for: the distance the poke took is put
+ * back (shim_heap_left is minus what was allocated since), and the thread's
+ * early CPU samples are unwound unless Shimmer's own code is running here.
+ * Returns nonzero when the allocation is not due for a heap sample. */
+static int unpoke(void)
+{
+	int64_t spent = -shim_heap_left;
+
+	poked = 0;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	shim_heap_left = spent > 0 && poked_left > INT64_MIN + spent ? poked_left - spent : poked_left;
+	if (!shim_tls.internal && !shim_tls_alloc_guarded())
+		shim_profiler_catch_up();
+	return shim_heap_left > 0;
+}
+
 void shim_heap_sample(void *p, size_t n)
 {
 	int saved = errno;
+	int st;
 
-	int st = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(poked, 0) && unpoke()) {
+		errno = saved;
+		return;
+	}
+	st = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
 
 	if (st == OFF) {
 		shim_heap_left = INT64_MAX; /* this thread never comes back */

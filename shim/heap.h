@@ -51,6 +51,13 @@ uint64_t shim_heap_forget(const void *p);
 /* Put back the entry shim_heap_forget returned (a realloc that failed). */
 void shim_heap_restore(const void *p, uint64_t entry);
 
+/* From the SIGPROF handler, in the thread it interrupted: make this thread's
+ * next allocation take the slow path (shim_heap_sample) once, whatever the
+ * sampling state, so that it replays the thread's early CPU samples
+ * (shim_profiler_catch_up) from a normal context. The sampling distance is
+ * kept: the slow path adds back what the poke took. Async-signal-safe: yes. */
+void shim_heap_poke(void);
+
 /* Hot path of every allocation hook: one thread-local subtraction. */
 static inline __attribute__((always_inline)) void shim_heap_alloc(void *p, size_t n)
 {

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "model.h"
 #include "output.h"
+#include "profiler.h"
 #include "sink.h"
 #include "worker.h"
 
@@ -289,6 +290,7 @@ int shim_output_flush(void)
 {
 	int rc;
 
+	shim_profiler_catch_up(); /* early CPU samples waiting for libunwind */
 	pthread_mutex_lock(&flush_lock);
 	rc = flush_locked();
 	pthread_mutex_unlock(&flush_lock);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,10 +27,11 @@ struct prof_thread {
 	char name[16];
 	atomic_int has_timer;
 	timer_t timer;
-	uintptr_t stack_hi;
+	uintptr_t stack_lo, stack_hi; /* [lo, hi): readable from any sp in it */
 	uint64_t clock0_ns; /* thread clock when armed */
 	uint64_t clock_ns;  /* thread clock at the last sample, or at exit */
 	uint64_t skipped;
+	atomic_int busy; /* tab is being written: by the handler or a replay */
 	struct shim_unwind_scratch scratch;
 	uintptr_t pcs[SHIM_DEPTH_MAX];
 	struct shim_stk_table tab;
@@ -139,12 +141,26 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 		t->skipped++;
 		goto out;
 	}
-	{
-		int n = shim_unwind_signal(uc, &t->scratch, t->pcs, depth, t->stack_hi);
+	if (shim_unwind_pending() &&
+	    shim_unwind_stash(uc, t->stack_lo, t->stack_hi, t) == 0) {
+		/* unwound later: the thread's next allocation takes the
+		 * sampler's slow path, a normal context, and replays it */
+		shim_heap_poke();
+	} else if (atomic_exchange_explicit(&t->busy, 1, memory_order_acquire)) {
+		t->skipped++; /* interrupted a replay into this table */
+	} else {
+		int n;
+		/* libunwind's own calls (its memory-probe pipe, reopened if the
+		 * program closed it) are Shimmer's: moved above the program's fds,
+		 * never counted as the program's */
+		shim_tls.internal++;
+		n = shim_unwind_signal(uc, &t->scratch, t->pcs, depth, t->stack_hi);
+		shim_tls.internal--;
 		if (n > 0)
 			shim_stk_add(&t->tab, t->pcs, (uint32_t)n);
 		else
 			t->tab.dropped++;
+		atomic_store_explicit(&t->busy, 0, memory_order_release);
 	}
 	shim_unwind_leave();
 	t->clock_ns = clock_now();
@@ -231,15 +247,16 @@ static void thread_end(void *arg)
 {
 	struct prof_thread *t = arg;
 
-	self = NULL;
 	disarm(t);
+	shim_profiler_catch_up(); /* before the slot may be released */
+	self = NULL;
 	prctl(PR_GET_NAME, t->name, 0, 0, 0);
 	atomic_store(&t->live, 0);
 	if (!t->tab.samples && !t->tab.dropped)
 		release(t);
 }
 
-static void start_thread(uintptr_t stack_hi)
+static void start_thread(uintptr_t stack_lo, uintptr_t stack_hi)
 {
 	struct prof_thread *t;
 
@@ -248,6 +265,7 @@ static void start_thread(uintptr_t stack_hi)
 	t = claim();
 	if (!t)
 		return;
+	t->stack_lo = stack_lo;
 	t->stack_hi = stack_hi;
 	if (arm(t) != 0) {
 		release(t);
@@ -261,7 +279,7 @@ static void start_thread(uintptr_t stack_hi)
 void shim_profiler_thread_start(void)
 {
 	pthread_attr_t a;
-	uintptr_t hi = 0;
+	uintptr_t lo = 0, hi = 0;
 	void *addr;
 	size_t size;
 
@@ -271,11 +289,13 @@ void shim_profiler_thread_start(void)
 	/* the thread's stack bounds the frame-pointer fallback; glibc reads
 	 * them from the thread descriptor (no /proc read off the main thread) */
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
-		if (pthread_attr_getstack(&a, &addr, &size) == 0)
-			hi = (uintptr_t)addr + size;
+		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+			lo = (uintptr_t)addr;
+			hi = lo + size;
+		}
 		pthread_attr_destroy(&a);
 	}
-	start_thread(hi);
+	start_thread(lo, hi);
 	shim_tls.internal--;
 }
 
@@ -315,6 +335,7 @@ void *shim_profiler_wrap(void *(**start)(void *), void **arg)
 			shim_unwind_leave();
 		}
 		shim_tls.internal--;
+		shim_profiler_catch_up();
 	}
 	if (!atomic_load_explicit(&sampling, memory_order_relaxed) || shim_tls.internal)
 		return NULL;
@@ -340,6 +361,49 @@ void shim_profiler_unwrap(void *rec)
 		atomic_store(&w->used, 0);
 }
 
+/* The main thread's stack: every page between its sp and the top is mapped,
+ * and no mapping is placed within its size limit below the top. */
+static uintptr_t main_stack_lo(uintptr_t hi)
+{
+	struct rlimit rl;
+	uintptr_t size = 8u << 20;
+
+	if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < ((uintptr_t)1 << 30))
+		size = (uintptr_t)rl.rlim_cur;
+	return hi > size ? hi - size : 0;
+}
+
+/* Add a replayed sample to its thread's table. The table's other writer is
+ * that thread's handler, which never waits: it skips its sample while a
+ * replay holds the table; a replay waits the few microseconds a handler in
+ * another thread holds it (in its own thread, no handler is mid-add). */
+static void replayed(void *owner, const uintptr_t *pcs, int n)
+{
+	struct prof_thread *t = owner;
+	struct timespec nap = {0, 10000};
+
+	while (atomic_exchange_explicit(&t->busy, 1, memory_order_acquire))
+		nanosleep(&nap, NULL);
+	if (n > 0)
+		shim_stk_add(&t->tab, pcs, (uint32_t)n);
+	else
+		t->tab.dropped++;
+	atomic_store_explicit(&t->busy, 0, memory_order_release);
+}
+
+void shim_profiler_catch_up(void)
+{
+	if (!shim_unwind_stashed() || shim_tls.vforked)
+		return;
+	shim_tls.internal++;
+	if (shim_unwind_enter()) {
+		shim_unwind_replay(replayed, depth);
+		shim_unwind_leave();
+	}
+	shim_tls.internal--;
+}
+
 int shim_profiler_init(void)
 {
 	struct sigaction sa, old;
@@ -359,13 +423,10 @@ int shim_profiler_init(void)
 		goto off;
 	}
 	theirs = old;
-	/* the constructor, a normal context: the handler never loads it, and a
-	 * compute loop that makes no call gets DWARF stacks from its first
-	 * sample (a failed load: frame-pointer walks, one info line) */
-	if (shim_unwind_enter()) {
-		shim_unwind_load();
-		shim_unwind_leave();
-	}
+	/* libunwind is not opened here: samples taken before it is are copied
+	 * and unwound later (shim/unwind_late.c) */
+	if (shim_unwind_stash_init() != 0)
+		shim_info("no room for early samples: frame-pointer stacks until libunwind is loaded");
 	key_ok = pthread_key_create(&key, thread_end) == 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_sigprof;
@@ -378,7 +439,7 @@ int shim_profiler_init(void)
 	}
 	atomic_store(&owned, 1);
 	atomic_store(&sampling, 1);
-	start_thread((uintptr_t)__libc_stack_end);
+	start_thread(main_stack_lo((uintptr_t)__libc_stack_end), (uintptr_t)__libc_stack_end);
 	return 0;
 off:
 	hz = 0;
@@ -401,10 +462,12 @@ void shim_profiler_fork_child(void)
 		atomic_store(&state[i], FREE);
 	}
 	untracked = 0;
+	shim_unwind_stash_fork_child();
 	if (me) {
-		uintptr_t hi = me->stack_hi;
+		uintptr_t lo = me->stack_lo, hi = me->stack_hi;
 		wipe(me);
 		me->tid = (int)syscall(SYS_gettid);
+		me->stack_lo = lo;
 		me->stack_hi = hi;
 		atomic_store(&me->live, 1);
 		if (arm(me) != 0) {

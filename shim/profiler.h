@@ -31,6 +31,15 @@ struct shim_prof_view {
  * shim works). Constructor only: no thread is created. */
 int shim_profiler_init(void);
 
+/* Unwind the early samples (taken before libunwind was loaded:
+ * shim/unwind.h, shim_unwind_stash) of every thread into its table, loading
+ * libunwind first. A normal context only: the heap sampler's slow path after
+ * the handler poked it, a thread's end, the first pthread_create, every
+ * flush (exit, exec, dump, periodic). A no-op when nothing waits.
+ * Async-signal-safe: no (the loader). Locks: a table's busy flag, which
+ * its thread's handler only tries. */
+void shim_profiler_catch_up(void);
+
 /* Arm the calling thread: call first thing in the start routine of every
  * thread the program creates (the pthread_create hook's start wrapper). A
  * no-op when sampling is off. Async-signal-safe: no (mmap, timer_create,

@@ -20,17 +20,17 @@
 #include "unwind.h"
 
 /* When libunwind is loaded. Opening it (and liblzma behind it) and its first
- * walk cost about 0.25 ms. With CPU sampling on, the profiler's constructor
- * loads it: the handler never loads anything (no malloc, no lock in a signal
- * handler), and a program whose compute loop makes no call at all must get
- * DWARF stacks from its first sample. With heap sampling alone it is loaded
- * by the first walk that needs it, from a normal context: the heap sampler's
- * walk (an allocation hook after the real allocator returned, the guard
- * held, inside shim_unwind_enter so no fork is made meanwhile), or the
- * program's first pthread_create (every thread then has the same TLS
- * layout). A short process that samples nothing never maps it. Every load
- * waits for r_debug to be consistent (no object being mapped by any thread)
- * and leaves vfork children alone; only one thread loads. */
+ * walk cost about 0.25 ms, so never at start: a process that samples nothing
+ * (most short ones) never maps it. It is loaded from a normal context only
+ * (the handler never loads anything: no malloc, no lock in a signal handler):
+ * the heap sampler's walk (an allocation hook after the real allocator
+ * returned, the guard held, inside shim_unwind_enter so no fork is made
+ * meanwhile); the replay of early CPU samples (unwind_late.c: the next
+ * allocation of a thread that took one, its end, the process's exit or exec);
+ * the program's first pthread_create (every thread then has the same TLS
+ * layout). Every load waits for r_debug to be consistent (no object being
+ * mapped by any thread) and leaves vfork children alone; only one thread
+ * loads. */
 enum { UNW_NONE, UNW_LOADING, UNW_READY, UNW_FAILED };
 
 #define STR_(x) #x
@@ -153,6 +153,13 @@ int shim_unwind_load(void)
 int shim_unwind_ready(void)
 {
 	return atomic_load_explicit(&unw_state, memory_order_acquire) == UNW_READY;
+}
+
+int shim_unwind_pending(void)
+{
+	int st = atomic_load_explicit(&unw_state, memory_order_acquire);
+
+	return st == UNW_NONE || st == UNW_LOADING;
 }
 
 int shim_unwind_enter(void)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Walking the interrupted thread's stack from a signal context: libunwind's
  * DWARF unwinder first (right at function entry and in code without frame
- * pointers), a bounded frame-pointer walk when libunwind cannot start or is
- * not loaded yet (it is loaded on first need, never in the constructor). */
+ * pointers); before libunwind is loaded, a copy of the stack unwound later
+ * from a normal context; a bounded frame-pointer walk when neither can be
+ * done. libunwind is loaded on first need from a normal context, never in the
+ * constructor and never in a signal handler. */
 #ifndef SHIM_UNWIND_H
 #define SHIM_UNWIND_H
 
@@ -24,6 +26,42 @@ int shim_unwind_load(void);
 
 /* Nonzero when libunwind is loaded. Async-signal-safe: yes. */
 int shim_unwind_ready(void);
+
+/* Nonzero while libunwind is neither loaded nor known missing: a walk must
+ * wait for a normal context (shim_unwind_stash). Async-signal-safe: yes. */
+int shim_unwind_pending(void);
+
+/* Early samples. With CPU sampling on, libunwind is not opened at start (it
+ * costs a short process about a quarter of a millisecond): the handler, which
+ * may never load anything, copies the interrupted registers and the live part
+ * of the stack, [sp, hi) up to 64 KiB, into one bounded arena (4 MiB of
+ * address space, no resident memory until used), and the samples are unwound
+ * later with libunwind's DWARF unwinder over the copy, from a normal context
+ * (shim_unwind_replay). The stack range [lo, hi) of the interrupted thread
+ * must be readable (the thread's own stack); an sp outside it (a coroutine
+ * stack) is not copied. owner is the caller's tag for the sample (the
+ * profiler's per-thread state). Returns 0 when stashed, -1 when not (no
+ * arena, libunwind ready or missing, sp outside [lo, hi), arena full): walk
+ * by frame pointers then. Async-signal-safe: yes. Allocates: no. */
+int shim_unwind_stash(const void *uc, uintptr_t lo, uintptr_t hi, void *owner);
+
+/* Map the arena (once, constructor). Returns 0 or -1. */
+int shim_unwind_stash_init(void);
+
+/* Nonzero when stashed samples wait for a replay. Async-signal-safe: yes. */
+int shim_unwind_stashed(void);
+
+/* Unwind the stashed samples from a normal context (the guard held, inside
+ * shim_unwind_enter/leave): loads libunwind (and its generic,
+ * remote-capable library) when needed, then calls add(owner, pcs, n) for
+ * each sample: pcs[0] the interrupted PC, then return addresses, as
+ * shim_unwind_signal gives them, at most max. Without libunwind, a
+ * frame-pointer walk of the copy. Each sample is replayed once, by one
+ * caller. Returns the number replayed. Not async-signal-safe (the loader). */
+int shim_unwind_replay(void (*add)(void *owner, const uintptr_t *pcs, int n), int max);
+
+/* Fork child: the stashed samples are the parent's; forget them. */
+void shim_unwind_stash_fork_child(void);
 
 /* Fill pcs[0..max) with the interrupted code's PC then the return addresses of
  * its callers, from the signal handler's ucontext uc: libunwind when it is
