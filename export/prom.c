@@ -4,6 +4,7 @@
  * histogram; the top resources; fd, thread, drop and heap gauges; and the
  * standard process_* metrics. Every series carries service_name and pid.
  * Reads only the model; label cardinality is bounded (SHIMMER_METRICS_TOP). */
+#include <math.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,37 +35,69 @@ static void esc(struct shim_sink *o, const char *s)
 struct prom {
 	struct shim_sink *o;
 	char *base; /* service_name="...",pid="..." escaped, malloc'd */
+	size_t base_len;
 };
+
+/* Lines are put together from pieces rather than printf'd: a short process
+ * writes about a hundred lines at its exit, and vsnprintf was most of it. */
+static void put(struct prom *p, const char *s)
+{
+	shim_sink_write(p->o, s, strlen(s));
+}
 
 static void head(struct prom *p, const char *name, const char *type, const char *help)
 {
-	shim_sink_printf(p->o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	put(p, "# HELP ");
+	put(p, name);
+	put(p, " ");
+	put(p, help);
+	put(p, "\n# TYPE ");
+	put(p, name);
+	put(p, " ");
+	put(p, type);
+	put(p, "\n");
 }
 
 /* name{base[,k="v"]...: the caller adds labels with lbl, then ends with val_*. */
 static void series(struct prom *p, const char *name)
 {
-	shim_sink_printf(p->o, "%s{%s", name, p->base);
+	put(p, name);
+	put(p, "{");
+	shim_sink_write(p->o, p->base, p->base_len);
 }
 
 static void lbl(struct prom *p, const char *key, const char *value)
 {
-	shim_sink_printf(p->o, ",%s=\"", key);
+	put(p, ",");
+	put(p, key);
+	put(p, "=\"");
 	esc(p->o, value);
-	shim_sink_puts(p->o, "\"");
+	put(p, "\"");
 }
 
+/* "} v\n", v in decimal (what %llu prints). */
 static void val_u(struct prom *p, uint64_t v)
 {
-	shim_sink_printf(p->o, "} %llu\n", (unsigned long long)v);
+	char b[32], *e = b + sizeof(b), *d = e;
+
+	*--d = '\n';
+	do
+		*--d = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	*--d = ' ';
+	*--d = '}';
+	shim_sink_write(p->o, d, (size_t)(e - d));
 }
 
+/* "} v\n" with v as %.15g prints it: a whole number below 1e15 (exact in a
+ * double) prints as its digits, like an integer; anything else by printf. */
 static void val_d(struct prom *p, double v)
 {
-	shim_sink_printf(p->o, "} %.15g\n", v);
+	if (v >= 0 && v < 1e15 && v == (double)(uint64_t)v && !(v == 0 && signbit(v)))
+		val_u(p, (uint64_t)v);
+	else
+		shim_sink_printf(p->o, "} %.15g\n", v);
 }
-
-
 
 static void fn_labels(struct prom *p, const struct shim_model_call *c)
 {
@@ -120,20 +153,24 @@ static void calls(struct prom *p, const struct shim_model *m)
 
 static void histograms(struct prom *p, const struct shim_model *m)
 {
+	char le[SHIM_HIST_BUCKETS - 1][32];
+	int have_le = 0;
+
 	head(p, "shimmer_call_duration_seconds", "histogram",
 	     "Time spent in each timed libc function (allocations are counted, not timed).");
 	for (size_t i = 0; i < m->ncalls; i++) {
 		const struct shim_model_call *c = &m->calls[i];
 		uint64_t cum = 0;
-		char le[32];
 		if (c->family == SHIM_FAM_ALLOC)
 			continue;
+		for (unsigned b = 0; !have_le && b < SHIM_HIST_BUCKETS - 1; b++)
+			snprintf(le[b], sizeof(le[b]), "%g", shim_hist_le[b]);
+		have_le = 1;
 		for (unsigned b = 0; b < SHIM_HIST_BUCKETS - 1; b++) {
 			cum += c->hist[b];
-			snprintf(le, sizeof(le), "%g", shim_hist_le[b]);
 			series(p, "shimmer_call_duration_seconds_bucket");
 			fn_labels(p, c);
-			lbl(p, "le", le);
+			lbl(p, "le", le[b]);
 			/* a call recorded without a bucket (none today) must not make
 			 * a bucket exceed the count */
 			val_u(p, cum < c->calls ? cum : c->calls);
@@ -272,11 +309,11 @@ int shim_export_prom(const struct shim_model *m, struct shim_sink *out)
 	shim_sink_puts(&b, "service_name=\"");
 	esc(&b, svc);
 	shim_sink_printf(&b, "\",pid=\"%d\"", m->pid);
-	shim_sink_write(&b, "", 1);
 	free(svc);
 	if (b.failed)
 		goto out;
 	p.base = b.buf;
+	p.base_len = b.len;
 	calls(&p, m);
 	histograms(&p, m);
 	if (resources(&p, m, "shimmer_resource_operations_total",
