@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "jsonout.h"
+#include "put.h"
 
 static int ascii(const char *s, size_t n)
 {
@@ -64,21 +65,12 @@ size_t shim_json_i64(int64_t v, char *buf)
 }
 
 /* jansson hands over a document a few bytes at a time (a quote, a comma, a
- * key): most pieces fit the room left and are copied in place, the NUL
- * terminator written once at the end. */
+ * key): most pieces fit the room left and are copied in place. */
 static int to_sink(const char *text, size_t size, void *data)
 {
 	struct shim_sink *out = data;
 
-	if (out->cap - out->len > size) {
-		if (size == 1)
-			out->buf[out->len] = *text;
-		else
-			memcpy(out->buf + out->len, text, size);
-		out->len += size;
-		return 0;
-	}
-	shim_sink_write(out, text, size);
+	shim_put(out, text, size);
 	return out->failed ? -1 : 0;
 }
 
@@ -86,11 +78,8 @@ int shim_json_dump(const json_t *j, size_t flags, struct shim_sink *out)
 {
 	size_t len = out->len;
 
-	if (j && json_dump_callback(j, to_sink, out, flags) == 0 && !out->failed) {
-		if (out->buf)
-			out->buf[out->len] = '\0';
+	if (j && json_dump_callback(j, to_sink, out, flags) == 0 && !out->failed)
 		return 0;
-	}
 	if (out->buf && len < out->cap) { /* nothing of a failed dump stays */
 		out->len = len;
 		out->buf[len] = '\0';

@@ -54,10 +54,19 @@ static int cmp_ev(const void *a, const void *b)
 	return x->closing - y->closing;
 }
 
+/* n decimal digits of v, zero-padded, at p; returns p + n. */
+static char *digits(char *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
 /* UTC calendar fields by hand (H. Hinnant's civil_from_days): gmtime_r and
  * strftime both run tzset, which reads /etc/localtime at every process's
- * exit for a stamp that is UTC anyway. */
-static void rfc3339(uint64_t ns, char *buf, size_t size)
+ * exit for a stamp that is UTC anyway. "%04lld-%02u-%02uT%02u:%02u:%02u.%09lluZ"
+ * put together digit by digit (years 0 to 9999). Returns the length. */
+static size_t rfc3339(uint64_t ns, char *buf)
 {
 	uint64_t sec = ns / 1000000000ull, days = sec / 86400, rem = sec % 86400;
 	int64_t z = (int64_t)days + 719468, era = z / 146097;
@@ -67,10 +76,24 @@ static void rfc3339(uint64_t ns, char *buf, size_t size)
 	unsigned mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
 	unsigned m = mp < 10 ? mp + 3 : mp - 9;
 	int64_t y = (int64_t)yoe + era * 400 + (m <= 2);
+	char *p = buf;
 
-	snprintf(buf, size, "%04lld-%02u-%02uT%02u:%02u:%02u.%09lluZ", (long long)y, m, d,
-		 (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60), (unsigned)(rem % 60),
-		 (unsigned long long)(ns % 1000000000ull));
+	p = digits(p, (uint64_t)y, 4);
+	*p++ = '-';
+	p = digits(p, m, 2);
+	*p++ = '-';
+	p = digits(p, d, 2);
+	*p++ = 'T';
+	p = digits(p, rem / 3600, 2);
+	*p++ = ':';
+	p = digits(p, rem / 60 % 60, 2);
+	*p++ = ':';
+	p = digits(p, rem % 60, 2);
+	*p++ = '.';
+	p = digits(p, ns % 1000000000ull, 9);
+	*p++ = 'Z';
+	*p = '\0';
+	return (size_t)(p - buf);
 }
 
 static const char *peer(const struct shim_model_span *s)
@@ -174,9 +197,8 @@ static int emit(const struct shim_model *m, const struct event *v, json_t *o, js
 	char ts[64], sid[17];
 	int bad = 0;
 
-	rfc3339(v->ns, ts, sizeof(ts));
 	shim_sv_id(v->s ? v->s->span_id : (m->trace.nspans ? m->trace.spans[0].span_id : 0), sid);
-	shim_json_set(o, "timestamp", shim_json_ascii(ts, strlen(ts)), &bad);
+	shim_json_set(o, "timestamp", shim_json_ascii(ts, rfc3339(v->ns, ts)), &bad);
 	shim_json_set(o, "severity", shim_json_ascii(names[v->severity], strlen(names[v->severity])),
 		      &bad);
 	shim_json_set(o, "severity_number", json_integer(v->severity), &bad);
