@@ -33,7 +33,7 @@ int shim_libs_zlib(void);
  * plain malloc. A nested begin is a no-op. begin opens jansson.
  * Async-signal-safe: no. Allocates: blocks past the first. */
 #define SHIM_ARENA_FIRST (32 << 10)
-#define SHIM_ARENA_BLOCKS 8 /* about 8 MiB in all */
+#define SHIM_ARENA_BLOCKS 8 /* 32 KiB, then 128 KiB to 8 MiB: about 16 MiB */
 
 struct shim_json_arena {
 	char *next, *limit; /* the room left in the newest block */
