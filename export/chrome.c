@@ -168,12 +168,13 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 		free(x);
 		return -1;
 	}
-	root = json_object();
 	ev = json_array();
-	shim_json_set(root, "traceEvents", ev, &c.bad);
+	if (!ev)
+		c.bad = 1;
 	if (t->nspans && t->spans[0].start_ns < m->start_unix_ns)
 		base = (int64_t)t->spans[0].start_ns;
-	add_meta(ev, &c, m->pid, "process_name", m->exe);
+	if (!c.bad)
+		add_meta(ev, &c, m->pid, "process_name", m->exe);
 	for (size_t i = 0; i < t->nspans && !c.bad; i++) {
 		const struct shim_model_span *s = &t->spans[i];
 		int64_t ts = (int64_t)s->start_ns - base, end = (int64_t)s->end_ns - base;
@@ -229,6 +230,9 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 		shim_json_set(o, "args", args_json(m, s, &c), &c.bad);
 		shim_json_push(ev, o, &c.bad);
 	}
+	/* the events are done: now handed to the root */
+	root = json_object();
+	shim_json_set(root, "traceEvents", ev, &c.bad);
 	shim_json_set(root, "displayTimeUnit", text("ms"), &c.bad);
 	other = json_object();
 	shim_json_set(other, "producer", text("shimmer " SHIMMER_VERSION), &c.bad);

@@ -222,23 +222,24 @@ static json_t *span_json(const struct shim_model *m, const struct shim_model_spa
 	return o;
 }
 
-/* {"resourceSpans":[{"resource":R,"scopeSpans":[{"scope":S,"spans":[...]}]}]} */
+/* {"resourceSpans":[{"resource":R,"scopeSpans":[{"scope":S,"spans":[...]}]}]},
+ * built from the inside out: each part is handed to its parent when done. */
 static int request(const struct shim_model *m, size_t first, size_t n, struct shared *sh,
 		   struct shim_sink *out)
 {
-	json_t *req = json_object(), *rs = json_array(), *r = json_object();
-	json_t *ss = json_array(), *sc = json_object(), *spans = json_array();
+	json_t *spans = json_array(), *sc = json_object(), *ss = json_array(), *r = json_object();
+	json_t *rs = json_array(), *req = json_object();
 	int bad = 0, rc = -1;
 
-	shim_json_set(req, "resourceSpans", rs, &bad);
-	shim_json_push(rs, r, &bad);
-	shim_json_set(r, "resource", json_incref(sh->resource), &bad);
-	shim_json_set(r, "scopeSpans", ss, &bad);
-	shim_json_push(ss, sc, &bad);
-	shim_json_set(sc, "scope", json_incref(sh->scope), &bad);
-	shim_json_set(sc, "spans", spans, &bad);
 	for (size_t i = first; !bad && i < first + n && i < m->trace.nspans; i++)
 		shim_json_push(spans, span_json(m, &m->trace.spans[i], sh, &bad), &bad);
+	shim_json_set(sc, "scope", json_incref(sh->scope), &bad);
+	shim_json_set(sc, "spans", spans, &bad);
+	shim_json_push(ss, sc, &bad);
+	shim_json_set(r, "resource", json_incref(sh->resource), &bad);
+	shim_json_set(r, "scopeSpans", ss, &bad);
+	shim_json_push(rs, r, &bad);
+	shim_json_set(req, "resourceSpans", rs, &bad);
 	if (!bad)
 		rc = shim_json_dump(req, JSON_COMPACT, out);
 	shim_json_drop(sh->arena, req);
