@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "jsonout.h"
-#include "put.h"
 
 static int ascii(const char *s, size_t n)
 {
@@ -65,12 +64,22 @@ size_t shim_json_i64(int64_t v, char *buf)
 }
 
 /* jansson hands over a document a few bytes at a time (a quote, a comma, a
- * key): most pieces fit the room left and are copied in place. */
+ * key): most pieces fit the room left and are copied in place, the sink's
+ * terminating NUL written once at the end. */
 static int to_sink(const char *text, size_t size, void *data)
 {
 	struct shim_sink *out = data;
+	size_t len = out->len;
 
-	shim_put(out, text, size);
+	if (__builtin_expect(out->cap - len > size, 1)) {
+		out->len = len + size;
+		if (size == 1)
+			out->buf[len] = *text;
+		else
+			memcpy(out->buf + len, text, size);
+		return 0;
+	}
+	shim_sink_write(out, text, size);
 	return out->failed ? -1 : 0;
 }
 
@@ -78,8 +87,11 @@ int shim_json_dump(const json_t *j, size_t flags, struct shim_sink *out)
 {
 	size_t len = out->len;
 
-	if (j && json_dump_callback(j, to_sink, out, flags) == 0 && !out->failed)
+	if (j && json_dump_callback(j, to_sink, out, flags) == 0 && !out->failed) {
+		if (out->buf)
+			out->buf[out->len] = '\0';
 		return 0;
+	}
 	if (out->buf && len < out->cap) { /* nothing of a failed dump stays */
 		out->len = len;
 		out->buf[len] = '\0';
