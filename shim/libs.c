@@ -1,16 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* The jansson and zlib functions Shimmer calls, defined here (hidden) with
  * the libraries' own prototypes and forwarded to the library, opened with
- * dlopen(RTLD_LOCAL) by the first call: a process that never writes JSON or
- * gzip (one killed before export, or SHIMMER_FORMATS=table) never maps them,
- * and none pays their load at start. Each list below must name every such
- * function the code calls: a missing one fails the link (no -ljansson -lz,
- * -z defs). libm's three functions are computed here (the end of the file). */
+ * dlopen(RTLD_LOCAL) by the first call (each function looked up at its own
+ * first call): a process that never writes JSON or gzip (one killed before
+ * export, or SHIMMER_FORMATS=table) never maps them, and none pays their load
+ * at start. Each list below must name every such function the code calls: a
+ * missing one fails the link (no -ljansson -lz, -z defs). Also jansson's
+ * allocator while a writer runs: a bump arena (after the loader). */
 #include <dlfcn.h>
 #include <jansson.h>
-#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -187,7 +188,7 @@ static void *arena_malloc(size_t n)
 
 	if (!a)
 		return malloc(n);
-	n = (n + 15) & ~(size_t)15; /* malloc's alignment */
+	n = n <= SIZE_MAX - 15 ? (n + 15) & ~(size_t)15 : SIZE_MAX; /* malloc's alignment */
 	if ((size_t)(a->limit - a->next) < n && arena_grow(a, n) != 0) {
 		a->spilled = 1;
 		return malloc(n);

@@ -30,8 +30,9 @@ int shim_libs_zlib(void);
  * used after the end. The first SHIM_ARENA_FIRST bytes are static (one arena
  * at a time holds them), then blocks twice as big each; past
  * SHIM_ARENA_BLOCKS, or when the program set jansson's allocator itself,
- * plain malloc. A nested begin is a no-op. begin opens jansson.
- * Async-signal-safe: no. Allocates: blocks past the first. */
+ * plain malloc. A nested begin is a no-op. begin opens jansson. Memory
+ * jansson hands out inside an arena (json_dumps's text) is the arena's: never
+ * free() it. Async-signal-safe: no. Allocates: blocks past the first. */
 #define SHIM_ARENA_FIRST (32 << 10)
 #define SHIM_ARENA_BLOCKS 8 /* 32 KiB, then 128 KiB to 8 MiB: about 16 MiB */
 
