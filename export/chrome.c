@@ -4,13 +4,14 @@
  * connects, slow calls) are X events, strictly nested per tid; connections and
  * files, which outlive calls and overlap, are async b/e pairs keyed by span id.
  * Times are microseconds since the image started (exact, small numbers). */
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shim/libs.h"
 #include "../shim/span.h"
 #include "export.h"
+#include "jsonout.h"
 #include "spanview.h"
 
 struct xev {
@@ -30,30 +31,35 @@ static int cmp_x(const void *a, const void *b)
 	return x->s->type < y->s->type ? -1 : x->s->type > y->s->type;
 }
 
+/* What many events repeat, made once and shared by reference. */
+struct common {
+	json_t *pid, *trace_id, *ph[4]; /* b, e, X, M */
+	int bad;
+};
+
 static json_t *us(int64_t ns)
 {
 	return json_real((double)ns / 1000.0);
 }
 
-static json_t *args_json(const struct shim_model *m, const struct shim_model_span *s)
+static json_t *args_json(const struct shim_model *m, const struct shim_model_span *s,
+			 struct common *c)
 {
 	struct shim_attr a[SHIM_ATTR_MAX];
 	struct shim_attr_buf buf;
-	char tid[33], sid[17];
+	char sid[17];
 	size_t n = shim_sv_attrs(m, s, a, &buf);
 	json_t *o = json_object();
 
-	if (!o)
-		return NULL;
 	for (size_t i = 0; i < n; i++)
-		json_object_set_new(o, a[i].key,
-				    a[i].type == SHIM_ATTR_STR    ? shim_json_str(a[i].s)
-				    : a[i].type == SHIM_ATTR_BOOL ? json_boolean(a[i].i)
-								  : json_integer(a[i].i));
-	shim_sv_hex(m->trace.trace_id, 16, tid);
+		shim_json_set(o, a[i].key,
+			      a[i].type == SHIM_ATTR_STR    ? shim_json_str(a[i].s)
+			      : a[i].type == SHIM_ATTR_BOOL ? json_boolean(a[i].i)
+							    : json_integer(a[i].i),
+			      &c->bad);
 	shim_sv_id(s->span_id, sid);
-	json_object_set_new(o, "trace_id", json_string(tid));
-	json_object_set_new(o, "span_id", json_string(sid));
+	shim_json_set(o, "trace_id", json_incref(c->trace_id), &c->bad);
+	shim_json_set(o, "span_id", shim_json_ascii(sid, 16), &c->bad);
 	return o;
 }
 
@@ -81,11 +87,66 @@ static int is_async(const struct shim_model_span *s)
 	       s->type == SHIM_SPAN_FILE;
 }
 
-static int add_meta(json_t *ev, int pid, int tid, const char *what, const char *name)
+static json_t *text(const char *s)
 {
-	return json_array_append_new(ev, json_pack("{s:s,s:s,s:i,s:i,s:{s:o}}", "name", what, "ph",
-						   "M", "pid", pid, "tid", tid, "args", "name",
-						   shim_json_str(name)));
+	return shim_json_ascii(s, strlen(s));
+}
+
+static void add_meta(json_t *ev, struct common *c, int tid, const char *what, const char *name)
+{
+	json_t *o = json_object(), *args = json_object();
+
+	shim_json_set(o, "name", text(what), &c->bad);
+	shim_json_set(o, "ph", json_incref(c->ph[3]), &c->bad);
+	shim_json_set(o, "pid", json_incref(c->pid), &c->bad);
+	shim_json_set(o, "tid", json_integer(tid), &c->bad);
+	shim_json_set(args, "name", shim_json_str(name), &c->bad);
+	shim_json_set(o, "args", args, &c->bad);
+	shim_json_push(ev, o, &c->bad);
+}
+
+/* {"name","cat","ph"[,"id"],"pid","tid","ts"}: what every span event starts with. */
+static json_t *event(struct common *c, json_t *name, const struct shim_model_span *s, int ph,
+		     json_t *id, json_t *tid, int64_t ts)
+{
+	json_t *o = json_object();
+
+	shim_json_set(o, "name", name, &c->bad);
+	shim_json_set(o, "cat", text(category(s)), &c->bad);
+	shim_json_set(o, "ph", json_incref(c->ph[ph]), &c->bad);
+	if (id)
+		shim_json_set(o, "id", id, &c->bad);
+	shim_json_set(o, "pid", json_incref(c->pid), &c->bad);
+	shim_json_set(o, "tid", tid, &c->bad);
+	shim_json_set(o, "ts", us(ts), &c->bad);
+	return o;
+}
+
+static void common_free(const struct shim_json_arena *a, struct common *c)
+{
+	shim_json_drop(a, c->pid);
+	shim_json_drop(a, c->trace_id);
+	for (int i = 0; i < 4; i++)
+		shim_json_drop(a, c->ph[i]);
+}
+
+static int common_build(const struct shim_model *m, const struct shim_json_arena *a,
+			struct common *c)
+{
+	char tid[33];
+
+	memset(c, 0, sizeof(*c));
+	shim_sv_hex(m->trace.trace_id, 16, tid);
+	c->pid = json_integer(m->pid);
+	c->trace_id = shim_json_ascii(tid, 32);
+	for (int i = 0; i < 4; i++)
+		if (!(c->ph[i] = shim_json_ascii(&"beXM"[i], 1)))
+			c->bad = 1;
+	if (c->bad || !c->pid || !c->trace_id) {
+		common_free(a, c);
+		return -1;
+	}
+	return 0;
 }
 
 int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
@@ -93,35 +154,45 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 	const struct shim_model_trace *t = &m->trace;
 	int64_t base = (int64_t)m->start_unix_ns;
 	struct xev *x = calloc(t->nspans + 1, sizeof(*x));
-	json_t *root = NULL, *ev = json_array();
+	struct shim_json_arena a;
+	struct common c;
+	json_t *root, *ev, *other;
 	size_t nx = 0;
 	int rc = -1, last_tid = 0;
-	char *text;
 
-	if (!x || !ev)
-		goto out;
+	if (!x)
+		return -1;
+	shim_libs_json_arena_begin(&a);
+	if (common_build(m, &a, &c) != 0) {
+		shim_libs_json_arena_end(&a);
+		free(x);
+		return -1;
+	}
+	ev = json_array();
+	if (!ev)
+		c.bad = 1;
 	if (t->nspans && t->spans[0].start_ns < m->start_unix_ns)
 		base = (int64_t)t->spans[0].start_ns;
-	add_meta(ev, m->pid, m->pid, "process_name", m->exe);
-	for (size_t i = 0; i < t->nspans; i++) {
+	if (!c.bad)
+		add_meta(ev, &c, m->pid, "process_name", m->exe);
+	for (size_t i = 0; i < t->nspans && !c.bad; i++) {
 		const struct shim_model_span *s = &t->spans[i];
 		int64_t ts = (int64_t)s->start_ns - base, end = (int64_t)s->end_ns - base;
-		char id[20];
+		char id[20] = "0x";
+		json_t *o, *name, *jid, *tid;
 		if (!is_async(s)) {
 			x[nx++] = (struct xev){.s = s, .ts = ts, .end = end};
 			continue;
 		}
-		snprintf(id, sizeof(id), "0x");
+		/* the b and e events share their name, id and tid */
 		shim_sv_id(s->span_id, id + 2);
-		json_array_append_new(ev, json_pack("{s:o,s:s,s:s,s:s,s:i,s:i,s:o,s:o}", "name",
-						    shim_json_str(shim_sv_name(m, s)), "cat",
-						    category(s), "ph", "b", "id", id, "pid", m->pid,
-						    "tid", s->tid, "ts", us(ts), "args",
-						    args_json(m, s)));
-		json_array_append_new(ev, json_pack("{s:o,s:s,s:s,s:s,s:i,s:i,s:o}", "name",
-						    shim_json_str(shim_sv_name(m, s)), "cat",
-						    category(s), "ph", "e", "id", id, "pid", m->pid,
-						    "tid", s->tid, "ts", us(end)));
+		name = shim_json_str(shim_sv_name(m, s));
+		jid = shim_json_ascii(id, 18);
+		tid = json_integer(s->tid);
+		o = event(&c, json_incref(name), s, 0, json_incref(jid), json_incref(tid), ts);
+		shim_json_set(o, "args", args_json(m, s, &c), &c.bad);
+		shim_json_push(ev, o, &c.bad);
+		shim_json_push(ev, event(&c, name, s, 1, jid, tid, end), &c.bad);
 	}
 	qsort(x, nx, sizeof(*x), cmp_x);
 	/* strict nesting per thread: a call that would outlast the one around it
@@ -140,8 +211,9 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 				stack[depth++] = x[i].end;
 		}
 	}
-	for (size_t i = 0; i < nx; i++) {
+	for (size_t i = 0; i < nx && !c.bad; i++) {
 		const struct shim_model_span *s = x[i].s;
+		json_t *o;
 		if (s->tid != last_tid) {
 			char name[64];
 			if (s->tid == m->pid)
@@ -149,31 +221,30 @@ int shim_export_chrome(const struct shim_model *m, struct shim_sink *out)
 			else
 				snprintf(name, sizeof(name), "thread %d", s->tid);
 			if (s->tid != m->pid || last_tid == 0)
-				add_meta(ev, m->pid, s->tid, "thread_name", name);
+				add_meta(ev, &c, s->tid, "thread_name", name);
 			last_tid = s->tid;
 		}
-		json_array_append_new(ev, json_pack("{s:o,s:s,s:s,s:i,s:i,s:o,s:o,s:o}", "name",
-						    shim_json_str(shim_sv_name(m, s)), "cat",
-						    category(s), "ph", "X", "pid", m->pid, "tid",
-						    s->tid, "ts", us(x[i].ts), "dur",
-						    us(x[i].end - x[i].ts), "args", args_json(m, s)));
+		o = event(&c, shim_json_str(shim_sv_name(m, s)), s, 2, NULL, json_integer(s->tid),
+			  x[i].ts);
+		shim_json_set(o, "dur", us(x[i].end - x[i].ts), &c.bad);
+		shim_json_set(o, "args", args_json(m, s, &c), &c.bad);
+		shim_json_push(ev, o, &c.bad);
 	}
-	root = json_pack("{s:o,s:s,s:{s:s,s:I}}", "traceEvents", ev, "displayTimeUnit", "ms",
-			 "otherData", "producer", "shimmer " SHIMMER_VERSION, "unix_base_ns",
-			 (json_int_t)base);
-	ev = NULL;
-	if (!root)
-		goto out;
-	text = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	if (!text)
-		goto out;
-	shim_sink_puts(out, text);
-	shim_sink_puts(out, "\n");
-	free(text);
-	rc = 0;
-out:
+	/* the events are done: now handed to the root */
+	root = json_object();
+	shim_json_set(root, "traceEvents", ev, &c.bad);
+	shim_json_set(root, "displayTimeUnit", text("ms"), &c.bad);
+	other = json_object();
+	shim_json_set(other, "producer", text("shimmer " SHIMMER_VERSION), &c.bad);
+	shim_json_set(other, "unix_base_ns", json_integer((json_int_t)base), &c.bad);
+	shim_json_set(root, "otherData", other, &c.bad);
+	if (!c.bad && shim_json_dump(root, JSON_COMPACT | JSON_REAL_PRECISION(15), out) == 0) {
+		shim_sink_puts(out, "\n");
+		rc = 0;
+	}
 	free(x);
-	json_decref(ev);
-	json_decref(root);
+	shim_json_drop(&a, root);
+	common_free(&a, &c);
+	shim_libs_json_arena_end(&a);
 	return rc;
 }

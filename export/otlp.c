@@ -2,79 +2,90 @@
 /* traces.otlp.json: OTLP/JSON ExportTraceServiceRequests, one a line (the
  * OTLP file exporter's layout): hex ids, integer enums, 64-bit integers as
  * decimal strings. Built with jansson; the same request body is what the
- * OTLP/HTTP push sends. */
-#include <jansson.h>
+ * OTLP/HTTP push sends. What every request of a model repeats (the resource,
+ * the scope, the trace id) is built once and shared by reference. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shim/libs.h"
 #include "../shim/span.h"
 #include "export.h"
+#include "jsonout.h"
 #include "spanview.h"
 
 #define FILE_BATCH 512 /* spans a line */
+#define RES_MAX 16     /* resource attributes of ours */
 
-/* A JSON string of s; bytes that are not UTF-8 (names come from the program:
- * paths, hosts) become '?' rather than failing the whole request. */
-json_t *shim_json_str(const char *s)
+/* Built once a model: the resource (its attribute KVs kept: the process
+ * span repeats five of them), the scope, and values every span carries. */
+struct shared {
+	json_t *resource, *scope;
+	struct shim_attr ra[RES_MAX];
+	json_t *rkv[RES_MAX];
+	size_t nr;
+	json_t *trace_id, *trace_state, *zero, *empty, *status_ok;
+	char scratch[300];
+	const struct shim_json_arena *arena;
+	int bad;
+};
+
+static json_t *any_value(const struct shim_attr *a, int *bad)
 {
-	size_t n = strlen(s);
-	json_t *j = json_stringn(s, n);
-	char *c;
-
-	if (j)
-		return j;
-	c = malloc(n + 1);
-	if (!c)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		c[i] = (unsigned char)s[i] < 0x80 ? s[i] : '?';
-	c[n] = '\0';
-	j = json_stringn(c, n);
-	free(c);
-	return j;
-}
-
-static json_t *any_value(const struct shim_attr *a)
-{
-	char num[32];
+	json_t *v = json_object();
+	char num[24];
 
 	switch (a->type) {
 	case SHIM_ATTR_INT:
-		snprintf(num, sizeof(num), "%lld", (long long)a->i);
-		return json_pack("{s:s}", "intValue", num);
+		shim_json_set(v, "intValue", shim_json_ascii(num, shim_json_i64(a->i, num)), bad);
+		break;
 	case SHIM_ATTR_BOOL:
-		return json_pack("{s:b}", "boolValue", (int)a->i);
+		shim_json_set(v, "boolValue", json_boolean((int)a->i), bad);
+		break;
 	default:
-		return json_pack("{s:o}", "stringValue", shim_json_str(a->s));
+		shim_json_set(v, "stringValue", shim_json_str(a->s), bad);
+		break;
 	}
+	return v;
 }
 
-static int add_kv(json_t *arr, const char *key, json_t *value)
+static json_t *kv(const char *key, json_t *value, int *bad)
 {
-	json_t *kv;
+	json_t *o = json_object();
 
-	if (!value)
-		return -1;
-	kv = json_pack("{s:o,s:o}", "key", shim_json_str(key), "value", value);
-	return kv ? json_array_append_new(arr, kv) : -1;
+	shim_json_set(o, "key", shim_json_str(key), bad);
+	shim_json_set(o, "value", value, bad);
+	return o;
 }
 
-static json_t *attrs_json(const struct shim_attr *a, size_t n)
+/* The resource's KV of the same attribute, or NULL. */
+static json_t *same_kv(const struct shared *sh, const struct shim_attr *a)
+{
+	for (size_t i = 0; i < sh->nr; i++) {
+		const struct shim_attr *r = &sh->ra[i];
+		if (r->type == a->type && strcmp(r->key, a->key) == 0 &&
+		    (r->type == SHIM_ATTR_STR ? strcmp(r->s, a->s) == 0 : r->i == a->i))
+			return json_incref(sh->rkv[i]);
+	}
+	return NULL;
+}
+
+/* The attribute list; reuse: take identical KVs from the resource. */
+static json_t *attrs_json(const struct shared *sh, const struct shim_attr *a, size_t n,
+			  int reuse, int *bad)
 {
 	json_t *arr = json_array();
 
-	for (size_t i = 0; arr && i < n; i++)
-		if (add_kv(arr, a[i].key, any_value(&a[i])) != 0) {
-			json_decref(arr);
-			return NULL;
-		}
+	for (size_t i = 0; i < n; i++) {
+		json_t *k = reuse ? same_kv(sh, &a[i]) : NULL;
+		shim_json_push(arr, k ? k : kv(a[i].key, any_value(&a[i], bad), bad), bad);
+	}
 	return arr;
 }
 
 /* OTEL_RESOURCE_ATTRIBUTES: "k=v,k2=v2", values percent-decoded; each key
  * replaces ours, except service.name when OTEL_SERVICE_NAME set it. */
-static void apply_env_resource(const struct shim_model *m, json_t *arr)
+static void apply_env_resource(const struct shim_model *m, json_t *arr, int *bad)
 {
 	const char *p = m->trace.resource;
 
@@ -98,110 +109,175 @@ static void apply_env_resource(const struct shim_model *m, json_t *arr)
 			val[o] = '\0';
 			if (!(strcmp(key, "service.name") == 0 && m->trace.service)) {
 				size_t i;
-				json_t *kv;
-				json_array_foreach(arr, i, kv)
+				json_t *e, *sv = json_object();
+				json_array_foreach(arr, i, e)
 				{
-					if (strcmp(json_string_value(json_object_get(kv, "key")), key) ==
+					if (strcmp(json_string_value(json_object_get(e, "key")), key) ==
 					    0) {
 						json_array_remove(arr, i);
 						break;
 					}
 				}
-				add_kv(arr, key, json_pack("{s:o}", "stringValue", shim_json_str(val)));
+				shim_json_set(sv, "stringValue", shim_json_str(val), bad);
+				shim_json_push(arr, kv(key, sv, bad), bad);
 			}
 		}
 		p = end ? end + 1 : NULL;
 	}
 }
 
-static json_t *resource_json(const struct shim_model *m)
+static void shared_free(struct shared *sh)
 {
-	struct shim_attr a[16];
-	char scratch[300];
-	size_t n = shim_sv_resource(m, a, 16, scratch, sizeof(scratch));
-	json_t *arr = attrs_json(a, n);
+	json_t *all[] = {sh->resource, sh->scope,	sh->trace_id, sh->trace_state,
+			 sh->zero,     sh->empty,	sh->status_ok};
 
-	if (!arr)
-		return NULL;
-	apply_env_resource(m, arr);
-	return json_pack("{s:o,s:i}", "attributes", arr, "droppedAttributesCount", 0);
+	for (size_t i = 0; i < sh->nr; i++)
+		shim_json_drop(sh->arena, sh->rkv[i]);
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		shim_json_drop(sh->arena, all[i]);
 }
 
-static json_t *span_json(const struct shim_model *m, const struct shim_model_span *s)
+static int shared_build(const struct shim_model *m, const struct shim_json_arena *a,
+			struct shared *sh)
+{
+	char tid[33];
+	json_t *arr;
+
+	memset(sh, 0, sizeof(*sh));
+	sh->arena = a;
+	sh->nr = shim_sv_resource(m, sh->ra, RES_MAX, sh->scratch, sizeof(sh->scratch));
+	arr = attrs_json(sh, sh->ra, sh->nr, 0, &sh->bad);
+	for (size_t i = 0; i < sh->nr; i++)
+		sh->rkv[i] = json_incref(json_array_get(arr, i));
+	apply_env_resource(m, arr, &sh->bad);
+	sh->zero = json_integer(0);
+	sh->resource = json_object();
+	shim_json_set(sh->resource, "attributes", arr, &sh->bad);
+	shim_json_set(sh->resource, "droppedAttributesCount", json_incref(sh->zero), &sh->bad);
+	sh->scope = json_object();
+	shim_json_set(sh->scope, "name", shim_json_ascii("shimmer", 7), &sh->bad);
+	shim_json_set(sh->scope, "version",
+		      shim_json_ascii(SHIMMER_VERSION, sizeof(SHIMMER_VERSION) - 1), &sh->bad);
+	shim_sv_hex(m->trace.trace_id, 16, tid);
+	sh->trace_id = shim_json_ascii(tid, 32);
+	sh->trace_state = shim_json_str(m->trace.tracestate);
+	sh->empty = json_array();
+	sh->status_ok = json_object();
+	shim_json_set(sh->status_ok, "code", json_incref(sh->zero), &sh->bad);
+	if (sh->bad || !sh->zero || !sh->trace_id || !sh->trace_state || !sh->empty) {
+		shared_free(sh);
+		return -1;
+	}
+	return 0;
+}
+
+static json_t *u64_text(uint64_t v)
+{
+	char num[24];
+	return shim_json_ascii(num, shim_json_u64(v, num));
+}
+
+static json_t *span_json(const struct shim_model *m, const struct shim_model_span *s,
+			 struct shared *sh, int *bad)
 {
 	const struct shim_model_trace *t = &m->trace;
 	struct shim_attr a[SHIM_ATTR_MAX];
 	struct shim_attr_buf buf;
-	char tid[33], sid[17], pid[17], st[32], et[32], msg[96];
+	char id[17], msg[96];
 	size_t n = shim_sv_attrs(m, s, a, &buf);
 	int code = shim_sv_status(s, msg, sizeof(msg));
 	unsigned flags = (unsigned)t->flags | 0x100u; /* HAS_IS_REMOTE */
-	json_t *o, *attrs = attrs_json(a, n);
+	json_t *o = json_object(), *st;
 
-	if (!attrs)
-		return NULL;
 	if (s->type == SHIM_SPAN_PROCESS && t->remote)
 		flags |= 0x200u; /* IS_REMOTE: the parent came from TRACEPARENT */
-	shim_sv_hex(t->trace_id, 16, tid);
-	shim_sv_id(s->span_id, sid);
-	snprintf(st, sizeof(st), "%llu", (unsigned long long)s->start_ns);
-	snprintf(et, sizeof(et), "%llu", (unsigned long long)s->end_ns);
-	o = json_pack("{s:s,s:s,s:o,s:o,s:i,s:s,s:s,s:o,s:i,s:[],s:i,s:[],s:i,s:I}", "traceId",
-		      tid, "spanId", sid, "traceState", shim_json_str(t->tracestate), "name",
-		      shim_json_str(shim_sv_name(m, s)), "kind", shim_sv_kind(s), "startTimeUnixNano", st,
-		      "endTimeUnixNano", et, "attributes", attrs, "droppedAttributesCount", 0,
-		      "events", "droppedEventsCount", 0, "links", "droppedLinksCount", 0, "flags",
-		      (json_int_t)flags);
-	if (!o)
-		return NULL;
+	shim_json_set(o, "traceId", json_incref(sh->trace_id), bad);
+	shim_sv_id(s->span_id, id);
+	shim_json_set(o, "spanId", shim_json_ascii(id, 16), bad);
+	shim_json_set(o, "traceState", json_incref(sh->trace_state), bad);
+	shim_json_set(o, "name", shim_json_str(shim_sv_name(m, s)), bad);
+	shim_json_set(o, "kind", json_integer(shim_sv_kind(s)), bad);
+	shim_json_set(o, "startTimeUnixNano", u64_text(s->start_ns), bad);
+	shim_json_set(o, "endTimeUnixNano", u64_text(s->end_ns), bad);
+	shim_json_set(o, "attributes",
+		      attrs_json(sh, a, n, s->type == SHIM_SPAN_PROCESS, bad), bad);
+	shim_json_set(o, "droppedAttributesCount", json_incref(sh->zero), bad);
+	shim_json_set(o, "events", json_incref(sh->empty), bad);
+	shim_json_set(o, "droppedEventsCount", json_incref(sh->zero), bad);
+	shim_json_set(o, "links", json_incref(sh->empty), bad);
+	shim_json_set(o, "droppedLinksCount", json_incref(sh->zero), bad);
+	shim_json_set(o, "flags", json_integer((json_int_t)flags), bad);
 	if (s->parent_id) {
-		shim_sv_id(s->parent_id, pid);
-		json_object_set_new(o, "parentSpanId", json_string(pid));
+		shim_sv_id(s->parent_id, id);
+		shim_json_set(o, "parentSpanId", shim_json_ascii(id, 16), bad);
 	}
-	json_object_set_new(o, "status",
-			    code ? json_pack("{s:s,s:i}", "message", msg, "code", code)
-				 : json_pack("{s:i}", "code", 0));
+	if (code) {
+		st = json_object();
+		shim_json_set(st, "message", shim_json_str(msg), bad);
+		shim_json_set(st, "code", json_integer(code), bad);
+	} else {
+		st = json_incref(sh->status_ok);
+	}
+	shim_json_set(o, "status", st, bad);
 	return o;
+}
+
+/* {"resourceSpans":[{"resource":R,"scopeSpans":[{"scope":S,"spans":[...]}]}]},
+ * built from the inside out: each part is handed to its parent when done. */
+static int request(const struct shim_model *m, size_t first, size_t n, struct shared *sh,
+		   struct shim_sink *out)
+{
+	json_t *spans = json_array(), *sc = json_object(), *ss = json_array(), *r = json_object();
+	json_t *rs = json_array(), *req = json_object();
+	int bad = 0, rc = -1;
+
+	for (size_t i = first; !bad && i < first + n && i < m->trace.nspans; i++)
+		shim_json_push(spans, span_json(m, &m->trace.spans[i], sh, &bad), &bad);
+	shim_json_set(sc, "scope", json_incref(sh->scope), &bad);
+	shim_json_set(sc, "spans", spans, &bad);
+	shim_json_push(ss, sc, &bad);
+	shim_json_set(r, "resource", json_incref(sh->resource), &bad);
+	shim_json_set(r, "scopeSpans", ss, &bad);
+	shim_json_push(rs, r, &bad);
+	shim_json_set(req, "resourceSpans", rs, &bad);
+	if (!bad)
+		rc = shim_json_dump(req, JSON_COMPACT, out);
+	shim_json_drop(sh->arena, req);
+	return rc;
 }
 
 int shim_export_otlp_request(const struct shim_model *m, size_t first, size_t n,
 			     struct shim_sink *out)
 {
-	json_t *spans = json_array(), *req = NULL;
-	char *text;
+	struct shim_json_arena a;
+	struct shared sh;
 	int rc = -1;
 
-	if (!spans)
-		return -1;
-	for (size_t i = first; i < first + n && i < m->trace.nspans; i++) {
-		json_t *s = span_json(m, &m->trace.spans[i]);
-		if (!s || json_array_append_new(spans, s) != 0)
-			goto out;
+	shim_libs_json_arena_begin(&a);
+	if (shared_build(m, &a, &sh) == 0) {
+		rc = request(m, first, n, &sh, out);
+		shared_free(&sh);
 	}
-	req = json_pack("{s:[{s:o,s:[{s:{s:s,s:s},s:o}]}]}", "resourceSpans", "resource",
-			resource_json(m), "scopeSpans", "scope", "name", "shimmer", "version",
-			SHIMMER_VERSION, "spans", spans);
-	spans = NULL; /* owned by req now, or freed by json_pack on failure */
-	if (!req)
-		goto out;
-	text = json_dumps(req, JSON_COMPACT);
-	if (!text)
-		goto out;
-	shim_sink_puts(out, text);
-	free(text);
-	rc = 0;
-out:
-	json_decref(spans);
-	json_decref(req);
+	shim_libs_json_arena_end(&a);
 	return rc;
 }
 
 int shim_export_otlp(const struct shim_model *m, struct shim_sink *out)
 {
-	for (size_t i = 0; i < m->trace.nspans; i += FILE_BATCH) {
-		if (shim_export_otlp_request(m, i, FILE_BATCH, out) != 0)
-			return -1;
-		shim_sink_puts(out, "\n");
+	struct shim_json_arena a;
+	struct shared sh;
+	int rc = -1;
+
+	if (!m->trace.nspans)
+		return 0;
+	shim_libs_json_arena_begin(&a);
+	if (shared_build(m, &a, &sh) == 0) {
+		rc = 0;
+		for (size_t i = 0; rc == 0 && i < m->trace.nspans; i += FILE_BATCH)
+			if ((rc = request(m, i, FILE_BATCH, &sh, out)) == 0)
+				shim_sink_puts(out, "\n");
+		shared_free(&sh);
 	}
-	return 0;
+	shim_libs_json_arena_end(&a);
+	return rc;
 }

@@ -60,10 +60,6 @@ void shim_sv_hex(const uint8_t *b, size_t n, char *out);
 /* A span id as 16 hex digits. */
 void shim_sv_id(uint64_t id, char out[17]);
 
-/* A jansson string of s with bytes that are not UTF-8 as '?' (export/otlp.c). */
-struct json_t;
-struct json_t *shim_json_str(const char *s);
-
 #define SHIMMER_VERSION "0.1.0"
 
 #endif
