@@ -280,7 +280,11 @@ void shim_span_dns(unsigned fn, uint64_t t0, uint32_t res, int err, int answers,
 	emit(&s);
 }
 
-static struct shim_fdspan *fd_open(int fd, unsigned type, uint64_t t0)
+/* fd's entry, cleared and opened as a span of type from t0 with resource res
+ * and xops other calls so far; pid is stored by the caller when it is filled
+ * in (NULL: fd out of range). */
+static inline struct shim_fdspan *fd_open(int fd, unsigned type, uint64_t t0, uint32_t res,
+					  uint32_t xops)
 {
 	struct shim_fdspan *f;
 	int hi;
@@ -288,11 +292,15 @@ static struct shim_fdspan *fd_open(int fd, unsigned type, uint64_t t0)
 	if (fd < 0 || fd >= SHIM_FD_CAP)
 		return NULL;
 	f = &shim_span_fds[fd];
-	memset(f, 0, sizeof(*f));
-	f->type = (uint8_t)type;
-	f->t0 = t0;
-	f->tid = my_tid();
-	f->res = f->res2 = SHIM_SPAN_NORES;
+	/* one line of stores; pid 0 until the caller publishes the entry */
+	*f = (struct shim_fdspan){
+		.type = (uint8_t)type,
+		.t0 = t0,
+		.tid = my_tid(),
+		.res = res,
+		.res2 = SHIM_SPAN_NORES,
+		.xops = xops,
+	};
 	hi = __atomic_load_n(&shim_span_fd_hi, __ATOMIC_RELAXED);
 	while (fd >= hi && !__atomic_compare_exchange_n(&shim_span_fd_hi, &hi, fd + 1, 0,
 							  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
@@ -314,7 +322,7 @@ void shim_span_connect(int fd, uint64_t t0, const struct sockaddr *sa, socklen_t
 	s.err = err == EINPROGRESS ? 0 : err;
 	if (sa)
 		s.res2 = memo_find(sa, len);
-	if ((!err || err == EINPROGRESS) && (f = fd_open(fd, SHIM_SPAN_CLIENT, t0)) != NULL) {
+	if ((!err || err == EINPROGRESS) && (f = fd_open(fd, SHIM_SPAN_CLIENT, t0, SHIM_SPAN_NORES, 0)) != NULL) {
 		f->span_id = shim_span_random64();
 		f->res = peer_res;
 		f->res2 = s.res2;
@@ -333,7 +341,7 @@ void shim_span_accept(int lfd, int fd, uint64_t t0)
 	(void)t0;
 	if (!shim_span_on || fd < 0 || shim_pid_foreign_fast())
 		return;
-	f = fd_open(fd, SHIM_SPAN_SERVER, shim_clock_now());
+	f = fd_open(fd, SHIM_SPAN_SERVER, shim_clock_now(), SHIM_SPAN_NORES, 0);
 	if (!f)
 		return;
 	f->res = shim_fd_res(fd, NULL);
@@ -365,13 +373,24 @@ void shim_span_open(int fd, const char *path, uint64_t t0, int err)
 		emit(&s);
 		return;
 	}
-	f = fd_open(fd, SHIM_SPAN_FILE, t0);
-	if (!f)
+	/* the open just named the fd: its word is known (when in range) */
+	w = fd < SHIM_FD_CAP && shim_fd_tab ? __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED)
+					    : 0;
+	f = fd_open(fd, SHIM_SPAN_FILE, t0,
+		    w & SHIM_FD_KNOWN ? w & SHIM_FD_ID_MASK : shim_fd_res(fd, NULL), 0);
+	if (f)
+		__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+}
+
+void shim_span_file(int fd, uint32_t res, uint64_t t0)
+{
+	struct shim_fdspan *f;
+
+	if (!shim_span_on || foreign())
 		return;
-	/* the open just named the fd: its word is known (fd_open checked the range) */
-	w = shim_fd_tab ? __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED) : 0;
-	f->res = w & SHIM_FD_KNOWN ? w & SHIM_FD_ID_MASK : shim_fd_res(fd, NULL);
-	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+	f = fd_open(fd, SHIM_SPAN_FILE, t0, res, 1);
+	if (f)
+		__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
 }
 
 void shim_span_io_slow(int fd, unsigned dir, int64_t bytes)
@@ -385,13 +404,22 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 	struct shim_fdspan *f = &shim_span_fds[fd];
 	struct shim_span s;
 	int32_t pid = shim_pid;
+	int saved;
 
-	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != pid ||
-	    !__atomic_compare_exchange_n(&f->pid, &pid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return; /* none, or another thread closes it */
+	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != pid)
+		return; /* none */
 	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < min_ns &&
-	    (double)(t1 - f->t0) * npt_at(t1) < (double)min_ns)
+	    (double)(t1 - f->t0) * npt_at(t1) < (double)min_ns) {
+		/* too short to keep, the common case: nothing is emitted, so a
+		 * plain store ends it (a locked exchange cost ~15 ns a close).
+		 * The one racing end, the image's at exit, may then emit it as
+		 * unfinished, which it was; never twice. */
+		__atomic_store_n(&f->pid, 0, __ATOMIC_RELEASE);
 		return;
+	}
+	if (!__atomic_compare_exchange_n(&f->pid, &pid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return; /* another thread ends it */
+	saved = errno; /* a thread's first span may map its ring or seed its ids */
 	span_base(&s, f->type, f->t0, t1);
 	s.tid = f->tid;
 	s.span_id = f->span_id ? f->span_id : shim_span_random64();
@@ -404,6 +432,7 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 	s.ops = f->rops + f->wops + f->xops;
 	s.flags = unfinished ? SHIM_SPANF_UNFINISHED : 0;
 	emit(&s);
+	errno = saved;
 }
 
 void shim_span_close_at(int fd, uint64_t t1)
