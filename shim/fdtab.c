@@ -152,22 +152,27 @@ uint64_t shim_res_dropped(void)
 	return atomic_load(&res_full);
 }
 
-static atomic_int fd_hi; /* 1 + the highest fd ever set */
+static atomic_int fd_hi SHIM_HOT; /* 1 + the highest fd ever set (every open reads it) */
 
-static void bump_hi(int fd)
+static inline void bump_hi(int fd)
 {
 	int hi = atomic_load_explicit(&fd_hi, memory_order_relaxed);
 	while (fd >= hi && !atomic_compare_exchange_weak(&fd_hi, &hi, fd + 1))
 		;
 }
 
-void shim_fd_set(int fd, unsigned kind, uint32_t id)
+static inline void set_word(int fd, unsigned kind, uint32_t id)
 {
 	if (shim_fd_tab && fd >= 0 && fd < SHIM_FD_CAP) {
 		atomic_store_explicit(&shim_fd_tab[fd], FD_KNOWN | kind << FD_KIND_SHIFT | id,
 				      memory_order_relaxed);
 		bump_hi(fd);
 	}
+}
+
+void shim_fd_set(int fd, unsigned kind, uint32_t id)
+{
+	set_word(fd, kind, id);
 }
 
 int shim_fd_high_water(void)
@@ -181,12 +186,13 @@ int shim_fd_high_water(void)
  * shared table. A hit is checked against the resource's name (written once,
  * NUL after its len bytes), so a buffer that now holds another path misses;
  * a name cut at SHIM_RES_NAME never matches and takes the general way. */
-#define PCACHE_N 8
+#define PCACHE_N 4 /* one cache line */
 struct pcache {
 	const char *p;
 	uint32_t id;
 };
-static __thread struct pcache pcache[PCACHE_N] __attribute__((tls_model("initial-exec")));
+static __thread struct pcache pcache[PCACHE_N]
+	__attribute__((tls_model("initial-exec"), aligned(64)));
 
 static uint32_t intern_path(unsigned kind, const char *path)
 {
@@ -208,7 +214,7 @@ uint32_t shim_fd_set_path(int fd, unsigned kind, const char *path)
 	if (fd < 0 || fd >= SHIM_FD_CAP || !path)
 		return SHIM_RES_OTHER;
 	id = intern_path(kind, path);
-	shim_fd_set(fd, kind, id);
+	set_word(fd, kind, id);
 	return id;
 }
 

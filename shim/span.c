@@ -52,7 +52,11 @@ uint64_t shim_span_slow_ticks SHIM_HOT = UINT64_MAX;
 struct shim_fdspan *shim_span_fds SHIM_HOT;
 int shim_span_fd_hi SHIM_HOT;
 
-static uint64_t slow_ns, min_ns;
+static uint64_t slow_ns;
+/* read by every close of a file: next to the hooks' other globals */
+static uint64_t min_ns SHIM_HOT;
+static double npt_cached SHIM_HOT; /* ns per tick, measured at tick npt_tick */
+static uint64_t npt_tick SHIM_HOT;
 static struct ring *rings[MAX_RINGS];
 static _Atomic int rstate[MAX_RINGS];
 static __thread struct ring *my_ring __attribute__((tls_model("initial-exec")));
@@ -82,19 +86,22 @@ static int my_tid(void)
 	return t ? t->tid : (int)syscall(SYS_gettid);
 }
 
-/* Nanoseconds per tick at tick `now`, re-measured about every second of ticks. */
-static double npt_at(uint64_t now)
+/* Nanoseconds per tick at tick `now`, re-measured about every second of ticks
+ * (out of line: a pair of clock readings). */
+static __attribute__((noinline)) double npt_measure(uint64_t now)
 {
-	static double cached;
-	static uint64_t at;
+	npt_cached = shim_clock_ns_per_tick();
+	npt_tick = now;
+	return npt_cached;
+}
 
+static inline double npt_at(uint64_t now)
+{
 	if (!shim_clock_tsc)
 		return 1.0;
-	if (cached == 0.0 || now - at > (1ull << 31)) {
-		cached = shim_clock_ns_per_tick();
-		at = now;
-	}
-	return cached;
+	if (__builtin_expect(npt_cached == 0.0 || now - npt_tick > (1ull << 31), 0))
+		return npt_measure(now);
+	return npt_cached;
 }
 
 static double npt(void)
@@ -398,25 +405,14 @@ void shim_span_io_slow(int fd, unsigned dir, int64_t bytes)
 	shim_span_io(fd, dir, bytes > 0 ? (uint64_t)bytes : 0);
 }
 
-/* End fd's open span at t1; `force` keeps a short file span (image end). */
-static void fd_end(int fd, uint64_t t1, int unfinished)
+/* Emit fd's entry f as a span ending at t1, if this thread is the one to end
+ * it (the entry's pid is still this image's). */
+static __attribute__((noinline)) void fd_emit(struct shim_fdspan *f, uint64_t t1, int unfinished)
 {
-	struct shim_fdspan *f = &shim_span_fds[fd];
 	struct shim_span s;
 	int32_t pid = shim_pid;
 	int saved;
 
-	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != pid)
-		return; /* none */
-	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < min_ns &&
-	    (double)(t1 - f->t0) * npt_at(t1) < (double)min_ns) {
-		/* too short to keep, the common case: nothing is emitted, so a
-		 * plain store ends it (a locked exchange cost ~15 ns a close).
-		 * The one racing end, the image's at exit, may then emit it as
-		 * unfinished, which it was; never twice. */
-		__atomic_store_n(&f->pid, 0, __ATOMIC_RELEASE);
-		return;
-	}
 	if (!__atomic_compare_exchange_n(&f->pid, &pid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 		return; /* another thread ends it */
 	saved = errno; /* a thread's first span may map its ring or seed its ids */
@@ -433,6 +429,25 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 	s.flags = unfinished ? SHIM_SPANF_UNFINISHED : 0;
 	emit(&s);
 	errno = saved;
+}
+
+/* End fd's open span at t1; `unfinished` keeps a short file span (image end). */
+static inline __attribute__((always_inline)) void fd_end(int fd, uint64_t t1, int unfinished)
+{
+	struct shim_fdspan *f = &shim_span_fds[fd];
+
+	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != shim_pid)
+		return; /* none */
+	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < min_ns &&
+	    (double)(t1 - f->t0) * npt_at(t1) < (double)min_ns) {
+		/* too short to keep, the common case: nothing is emitted, so a
+		 * plain store ends it (a locked exchange cost ~15 ns a close).
+		 * The one racing end, the image's at exit, may then emit it as
+		 * unfinished, which it was; never twice. */
+		__atomic_store_n(&f->pid, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	fd_emit(f, t1, unfinished);
 }
 
 void shim_span_close_at(int fd, uint64_t t1)
