@@ -21,7 +21,7 @@
 #define FD_KNOWN 0x80000000u
 #define FD_KIND_SHIFT 24
 
-static struct shim_resource *res SHIM_HOT; /* [SHIM_RES_CAP] */
+static struct shim_resource *res; /* [SHIM_RES_CAP] */
 static _Atomic uint32_t *rhash;    /* [HASH_CAP]: id + 1, 0 = empty */
 _Atomic uint32_t *shim_fd_tab SHIM_HOT;     /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
 static atomic_uint res_next = 1;   /* 0 is "(other)" */
@@ -152,7 +152,7 @@ uint64_t shim_res_dropped(void)
 	return atomic_load(&res_full);
 }
 
-static atomic_int fd_hi SHIM_HOT; /* 1 + the highest fd ever set (every open reads it) */
+static atomic_int fd_hi; /* 1 + the highest fd ever set */
 
 static inline void bump_hi(int fd)
 {

@@ -54,9 +54,14 @@ int shim_span_fd_hi SHIM_HOT;
 
 static uint64_t slow_ns;
 /* read by every close of a file: next to the hooks' other globals */
-static uint64_t min_ns SHIM_HOT;
-static double npt_cached SHIM_HOT; /* ns per tick, measured at tick npt_tick */
-static uint64_t npt_tick SHIM_HOT;
+static struct {
+	uint64_t min_ns;
+	double npt;	   /* ns per tick, measured at tick npt_tick */
+	uint64_t npt_tick;
+} close_hot __attribute__((aligned(32)));
+#define min_ns close_hot.min_ns
+#define npt_cached close_hot.npt
+#define npt_tick close_hot.npt_tick
 static struct ring *rings[MAX_RINGS];
 static _Atomic int rstate[MAX_RINGS];
 static __thread struct ring *my_ring __attribute__((tls_model("initial-exec")));
