@@ -117,12 +117,14 @@ span:
 
 void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path)
 {
+	/* the call ended here: the path's upkeep below is not the call's time */
+	uint64_t t1 = shim_clock_now();
 	uint32_t res = shim_fd_set_path(fd, SHIM_KIND_FILE, path);
 
 	/* the span counts this call as its first operation itself: the call is
 	 * recorded on the resource, not on the fd */
 	shim_span_file(fd, res, t0);
-	shim_rec_any(fn, pc, t0, shim_clock_now(), -1, 0, -1, res, 0);
+	shim_rec_any(fn, pc, t0, t1, -1, 0, -1, res, 0);
 }
 
 void shim_rec_close(unsigned fn, const void *pc, uint64_t t0, int fd)

@@ -202,7 +202,8 @@ static inline __attribute__((always_inline)) void shim_rec_call_res(unsigned fn,
 /* A successful open of path (not NULL) gave fd: fd now names path's resource,
  * the file span opens (its first operation is this call), and fn's call from
  * pc, started at t0, is recorded on the resource. One call for all of an
- * open's upkeep, so a hook need not read errno when the open succeeded.
+ * open's upkeep, so a hook need not read errno when the open succeeded. The
+ * call's end is read first: the upkeep is not counted in the call's time.
  * Async-signal-safe: yes. Allocates: no. errno: kept. */
 void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path);
 
