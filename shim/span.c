@@ -53,15 +53,12 @@ struct shim_fdspan *shim_span_fds SHIM_HOT;
 int shim_span_fd_hi SHIM_HOT;
 
 static uint64_t slow_ns;
-/* read by every close of a file: next to the hooks' other globals */
+/* what every close of a file reads, in one line: the shortest file span kept,
+ * and ns per tick as measured at tick npt_tick */
 static struct {
-	uint64_t min_ns;
-	double npt;	   /* ns per tick, measured at tick npt_tick */
-	uint64_t npt_tick;
-} close_hot __attribute__((aligned(32)));
-#define min_ns close_hot.min_ns
-#define npt_cached close_hot.npt
-#define npt_tick close_hot.npt_tick
+	uint64_t min_ns, npt_tick;
+	double npt;
+} ch __attribute__((aligned(32)));
 static struct ring *rings[MAX_RINGS];
 static _Atomic int rstate[MAX_RINGS];
 static __thread struct ring *my_ring __attribute__((tls_model("initial-exec")));
@@ -104,18 +101,18 @@ static int my_tid(void)
  * (out of line: a pair of clock readings). */
 static __attribute__((noinline)) double npt_measure(uint64_t now)
 {
-	npt_cached = shim_clock_ns_per_tick();
-	npt_tick = now;
-	return npt_cached;
+	ch.npt = shim_clock_ns_per_tick();
+	ch.npt_tick = now;
+	return ch.npt;
 }
 
 static inline double npt_at(uint64_t now)
 {
 	if (!shim_clock_tsc)
 		return 1.0;
-	if (__builtin_expect(npt_cached == 0.0 || now - npt_tick > (1ull << 31), 0))
+	if (__builtin_expect(ch.npt == 0.0 || now - ch.npt_tick > (1ull << 31), 0))
 		return npt_measure(now);
-	return npt_cached;
+	return ch.npt;
 }
 
 static double npt(void)
@@ -162,7 +159,7 @@ int shim_span_init(void)
 		return 0;
 	}
 	key_ok = pthread_key_create(&ring_key, ring_gone) == 0;
-	min_ns = (uint64_t)shim_config.span_min_us * 1000ull;
+	ch.min_ns = (uint64_t)shim_config.span_min_us * 1000ull;
 	slow_ns = (uint64_t)shim_config.slow_call_ms * 1000000ull;
 	/* a candidate test in ticks: a tick is at most 1 ns for any TSC of 1 GHz
 	 * or more (and is 1 ns without one), so ticks >= ns never misses */
@@ -343,7 +340,8 @@ void shim_span_connect(int fd, uint64_t t0, const struct sockaddr *sa, socklen_t
 	s.err = err == EINPROGRESS ? 0 : err;
 	if (sa)
 		s.res2 = memo_find(sa, len);
-	if ((!err || err == EINPROGRESS) && (f = fd_open(fd, SHIM_SPAN_CLIENT, t0, SHIM_SPAN_NORES, 0)) != NULL) {
+	if ((!err || err == EINPROGRESS) &&
+	    (f = fd_open(fd, SHIM_SPAN_CLIENT, t0, SHIM_SPAN_NORES, 0)) != NULL) {
 		f->span_id = shim_span_random64();
 		f->res = peer_res;
 		f->res2 = s.res2;
@@ -452,8 +450,8 @@ static inline __attribute__((always_inline)) void fd_end(int fd, uint64_t t1, in
 
 	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != shim_pid)
 		return; /* none */
-	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < min_ns &&
-	    (double)(t1 - f->t0) * npt_at(t1) < (double)min_ns) {
+	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < ch.min_ns &&
+	    (double)(t1 - f->t0) * npt_at(t1) < (double)ch.min_ns) {
 		/* too short to keep, the common case: nothing is emitted, so a
 		 * plain store ends it (a locked exchange cost ~15 ns a close).
 		 * The one racing end, the image's at exit, may then emit it as
