@@ -53,11 +53,13 @@ struct shim_fdspan *shim_span_fds SHIM_HOT;
 int shim_span_fd_hi SHIM_HOT;
 
 static uint64_t slow_ns;
-/* what every close of a file reads, in one line: the shortest file span kept,
- * and ns per tick as measured at tick npt_tick */
+/* what every open and close of a file reads, in one line: the shortest file
+ * span kept, ns per tick as measured at tick npt_tick, and shim_pid (a copy,
+ * taken at init and in a fork child before any hook runs there) */
 static struct {
 	uint64_t min_ns, npt_tick;
 	double npt;
+	int32_t pid;
 } ch __attribute__((aligned(32)));
 static struct ring *rings[MAX_RINGS];
 static _Atomic int rstate[MAX_RINGS];
@@ -149,6 +151,7 @@ int shim_span_init(void)
 	root.parent_id = shim_ctx.parent_id;
 	root.t0 = tick0;
 	root.tid = shim_pid;
+	ch.pid = shim_pid;
 	root.type = SHIM_SPAN_PROCESS;
 	root.res = root.res2 = SHIM_SPAN_NORES;
 	if (!shim_span_on)
@@ -350,7 +353,7 @@ void shim_span_connect(int fd, uint64_t t0, const struct sockaddr *sa, socklen_t
 	s.span_id = shim_span_random64();
 	emit(&s);
 	if (f)
-		__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+		__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
 }
 
 void shim_span_accept(int lfd, int fd, uint64_t t0)
@@ -365,7 +368,7 @@ void shim_span_accept(int lfd, int fd, uint64_t t0)
 		return;
 	f->res = shim_fd_res(fd, NULL);
 	f->res2 = shim_fd_res(lfd, NULL);
-	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
 }
 
 /* shim_pid_foreign_fast with no call unless this thread called vfork: the
@@ -398,7 +401,7 @@ void shim_span_open(int fd, const char *path, uint64_t t0, int err)
 	f = fd_open(fd, SHIM_SPAN_FILE, t0,
 		    w & SHIM_FD_KNOWN ? w & SHIM_FD_ID_MASK : shim_fd_res(fd, NULL), 0);
 	if (f)
-		__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+		__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
 }
 
 void shim_span_file(int fd, uint32_t res, uint64_t t0)
@@ -409,7 +412,7 @@ void shim_span_file(int fd, uint32_t res, uint64_t t0)
 		return;
 	f = fd_open(fd, SHIM_SPAN_FILE, t0, res, 1);
 	if (f)
-		__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+		__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
 }
 
 void shim_span_io_slow(int fd, unsigned dir, int64_t bytes)
@@ -422,7 +425,7 @@ void shim_span_io_slow(int fd, unsigned dir, int64_t bytes)
 static __attribute__((noinline)) void fd_emit(struct shim_fdspan *f, uint64_t t1, int unfinished)
 {
 	struct shim_span s;
-	int32_t pid = shim_pid;
+	int32_t pid = ch.pid;
 	int saved;
 
 	if (!__atomic_compare_exchange_n(&f->pid, &pid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -448,7 +451,7 @@ static inline __attribute__((always_inline)) void fd_end(int fd, uint64_t t1, in
 {
 	struct shim_fdspan *f = &shim_span_fds[fd];
 
-	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != shim_pid)
+	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != ch.pid)
 		return; /* none */
 	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < ch.min_ns &&
 	    (double)(t1 - f->t0) * npt_at(t1) < (double)ch.min_ns) {
@@ -606,6 +609,7 @@ void shim_span_fork_child(void)
 	root.t0 = shim_clock_now();
 	root.t1 = 0;
 	root.tid = shim_pid;
+	ch.pid = shim_pid;
 	root.flags = 0;
 	root.count = 0;
 	tid_cache = 0;
