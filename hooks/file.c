@@ -94,7 +94,9 @@ static void note_read(int in_fd, ssize_t n)
 		HOOK_RETURN_KEPT(r);                                                               \
 	}
 
-/* OPEN: int fd or -1; the new fd now names `path` (the fixed-argument opens). */
+/* OPEN: int fd or -1; the new fd now names `path` (the fixed-argument opens).
+ * A successful open is one recorder call that keeps errno (shim_rec_open);
+ * a failed one takes the general way (the kernel never opens a NULL path). */
 #define OPEN(name, path, params, args)                                                             \
 	SHIM_REAL_DECL(name);                                                                      \
 	SHIM_EXPORT int name params                                                                \
@@ -102,6 +104,10 @@ static void note_read(int in_fd, ssize_t n)
 		int r, e;                                                                          \
 		HOOK_PRE(name, SHIM_FAM(FILE), -1, args);                                          \
 		r = real_##name args;                                                              \
+		if (__builtin_expect(r >= 0, 1)) {                                                 \
+			shim_rec_open(SHIM_FN_##name, SHIM_CALLER(), hook_t0, r, path);            \
+			HOOK_RETURN_KEPT(r);                                                       \
+		}                                                                                  \
 		e = errno;                                                                         \
 		opened(r, path);                                                                   \
 		shim_span_open(r, path, hook_t0, r < 0 ? e : 0);                                   \
@@ -124,6 +130,10 @@ static void note_read(int in_fd, ssize_t n)
 		}                                                                                  \
 		HOOK_PRE(name, SHIM_FAM(FILE), -1, args);                                          \
 		r = real_##name args;                                                              \
+		if (__builtin_expect(r >= 0, 1)) {                                                 \
+			shim_rec_open(SHIM_FN_##name, SHIM_CALLER(), hook_t0, r, path);            \
+			HOOK_RETURN_KEPT(r);                                                       \
+		}                                                                                  \
 		e = errno;                                                                         \
 		opened(r, path);                                                                   \
 		shim_span_open(r, path, hook_t0, r < 0 ? e : 0);                                   \
@@ -150,7 +160,8 @@ OPEN(creat64, path, (const char *path, mode_t mode), (path, mode))
 
 SHIM_REAL_DECL(close);
 
-/* close: 0 or -1; the fd is forgotten unless it was not open (EBADF). */
+/* close: 0 or -1; the fd is forgotten unless it was not open (EBADF). A
+ * successful close is one recorder call that keeps errno (shim_rec_close). */
 SHIM_EXPORT int close(int fd)
 {
 	uint64_t t1;
@@ -158,12 +169,16 @@ SHIM_EXPORT int close(int fd)
 
 	HOOK_PRE(close, SHIM_FAMS_FD, -1, (fd));
 	r = real_close(fd);
+	if (__builtin_expect(r == 0, 1)) {
+		shim_rec_close(SHIM_FN_close, SHIM_CALLER(), hook_t0, fd);
+		HOOK_RETURN_KEPT(r);
+	}
 	e = errno;
 	t1 = shim_clock_now();
 	/* record against the resource before the fd is forgotten; the fd's
 	 * span ends when the call did */
-	HOOK_REC_END(close, t1, -1, r < 0 ? e : 0, fd);
-	if (r == 0 || e != EBADF) {
+	HOOK_REC_END(close, t1, -1, e, fd);
+	if (e != EBADF) {
 		shim_span_close_at(fd, t1);
 		shim_fd_clear(fd);
 	}

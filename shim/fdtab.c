@@ -21,7 +21,7 @@
 #define FD_KNOWN 0x80000000u
 #define FD_KIND_SHIFT 24
 
-static struct shim_resource *res;  /* [SHIM_RES_CAP] */
+static struct shim_resource *res; /* [SHIM_RES_CAP] */
 static _Atomic uint32_t *rhash;    /* [HASH_CAP]: id + 1, 0 = empty */
 _Atomic uint32_t *shim_fd_tab SHIM_HOT;     /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
 static atomic_uint res_next = 1;   /* 0 is "(other)" */
@@ -59,19 +59,31 @@ const char *shim_kind_name(unsigned kind)
 }
 
 /* Eight bytes a step (every open of a path hashes it: a byte-wise FNV chain
- * of dependent multiplies cost ~50 ns for a 30-byte path). */
+ * of dependent multiplies cost ~50 ns for a 30-byte path). The last 1-8 bytes
+ * are one load that may overlap the words before (a byte loop for them was
+ * half the cost of an open's interning): the hash is still a function of
+ * (kind, len, bytes) alone. */
 static uint32_t hash_name(unsigned kind, const char *s, size_t len)
 {
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ kind ^ ((uint64_t)len << 32), w;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ kind ^ ((uint64_t)len << 32), w = 0;
 	size_t i = 0;
 
-	for (; i + 8 <= len; i += 8) {
+	for (; i + 8 < len; i += 8) {
 		memcpy(&w, s + i, 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 	}
-	for (w = 0; i < len; i++)
-		w |= (uint64_t)(unsigned char)s[i] << (8 * (i & 7));
+	if (len >= 8) {
+		memcpy(&w, s + len - 8, 8);
+	} else if (len >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, 4);
+		memcpy(&b, s + len - 4, 4);
+		w = (uint64_t)a << 32 | b;
+	} else if (len) {
+		w = (uint64_t)(unsigned char)s[0] << 16 | (uint64_t)(unsigned char)s[len / 2] << 8 |
+		    (unsigned char)s[len - 1];
+	}
 	h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 29;
 	return (uint32_t)h;
@@ -142,14 +154,14 @@ uint64_t shim_res_dropped(void)
 
 static atomic_int fd_hi; /* 1 + the highest fd ever set */
 
-static void bump_hi(int fd)
+static inline void bump_hi(int fd)
 {
 	int hi = atomic_load_explicit(&fd_hi, memory_order_relaxed);
 	while (fd >= hi && !atomic_compare_exchange_weak(&fd_hi, &hi, fd + 1))
 		;
 }
 
-void shim_fd_set(int fd, unsigned kind, uint32_t id)
+static inline void set_word(int fd, unsigned kind, uint32_t id)
 {
 	if (shim_fd_tab && fd >= 0 && fd < SHIM_FD_CAP) {
 		atomic_store_explicit(&shim_fd_tab[fd], FD_KNOWN | kind << FD_KIND_SHIFT | id,
@@ -158,16 +170,52 @@ void shim_fd_set(int fd, unsigned kind, uint32_t id)
 	}
 }
 
+void shim_fd_set(int fd, unsigned kind, uint32_t id)
+{
+	set_word(fd, kind, id);
+}
+
 int shim_fd_high_water(void)
 {
 	return atomic_load(&fd_hi);
 }
 
-void shim_fd_set_path(int fd, unsigned kind, const char *path)
+/* A thread's recent paths by where they were: the pointer a path was opened
+ * from and the resource it named. A program opens from the same places (a
+ * literal, a buffer it reuses), so a hit skips the length, the hash and the
+ * shared table. A hit is checked against the resource's name (written once,
+ * NUL after its len bytes), so a buffer that now holds another path misses;
+ * a name cut at SHIM_RES_NAME never matches and takes the general way. */
+#define PCACHE_N 4 /* one cache line */
+struct pcache {
+	const char *p;
+	uint32_t id;
+};
+static __thread struct pcache pcache[PCACHE_N]
+	__attribute__((tls_model("initial-exec"), aligned(64)));
+
+static uint32_t intern_path(unsigned kind, const char *path)
 {
+	struct pcache *c = &pcache[((uintptr_t)path >> 4) & (PCACHE_N - 1)];
+	uint32_t id = c->id;
+
+	if (c->p == path && res && res[id].kind == kind && strcmp(res[id].name, path) == 0)
+		return id;
+	id = shim_res_intern(kind, path, strlen(path));
+	c->p = path;
+	c->id = id;
+	return id;
+}
+
+uint32_t shim_fd_set_path(int fd, unsigned kind, const char *path)
+{
+	uint32_t id;
+
 	if (fd < 0 || fd >= SHIM_FD_CAP || !path)
-		return;
-	shim_fd_set(fd, kind, shim_res_intern(kind, path, strlen(path)));
+		return SHIM_RES_OTHER;
+	id = intern_path(kind, path);
+	set_word(fd, kind, id);
+	return id;
 }
 
 void shim_fd_dup(int oldfd, int newfd)

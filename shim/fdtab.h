@@ -59,8 +59,10 @@ uint64_t shim_res_dropped(void);
 /* fd now refers to (kind, res). */
 void shim_fd_set(int fd, unsigned kind, uint32_t res);
 
-/* fd was opened on `path` (relative to dirfd when relative, as given). */
-void shim_fd_set_path(int fd, unsigned kind, const char *path);
+/* fd was opened on `path` (relative to dirfd when relative, as given).
+ * Returns fd's resource id now; SHIM_RES_OTHER (fd left as it was) when fd is
+ * out of the table's range or path is NULL. Async-signal-safe: yes. errno: kept. */
+uint32_t shim_fd_set_path(int fd, unsigned kind, const char *path);
 
 /* 1 + the highest fd ever recorded: a census need not look further. */
 int shim_fd_high_water(void);

@@ -114,3 +114,25 @@ span:
 	shim_span_call(fn, shim_fninfo[fn].dir, t0, dt, bytes, err, fd, res);
 	errno = saved;
 }
+
+void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path)
+{
+	/* the call ended here: the path's upkeep below is not the call's time */
+	uint64_t t1 = shim_clock_now();
+	uint32_t res = shim_fd_set_path(fd, SHIM_KIND_FILE, path);
+
+	/* the span counts this call as its first operation itself: the call is
+	 * recorded on the resource, not on the fd */
+	shim_span_file(fd, res, t0);
+	shim_rec_any(fn, pc, t0, t1, -1, 0, -1, res, 0);
+}
+
+void shim_rec_close(unsigned fn, const void *pc, uint64_t t0, int fd)
+{
+	uint64_t t1 = shim_clock_now();
+
+	/* on the resource before the fd is forgotten; the span ends with the call */
+	shim_rec_any(fn, pc, t0, t1, -1, 0, fd, SHIM_SPAN_NORES, 1);
+	shim_span_close_at(fd, t1);
+	shim_fd_clear(fd);
+}

@@ -199,6 +199,19 @@ static inline __attribute__((always_inline)) void shim_rec_call_res(unsigned fn,
 	shim_rec_any(fn, pc, t0, shim_clock_now(), bytes, err, -1, res, 0);
 }
 
+/* A successful open of path (not NULL) gave fd: fd now names path's resource,
+ * the file span opens (its first operation is this call), and fn's call from
+ * pc, started at t0, is recorded on the resource. One call for all of an
+ * open's upkeep, so a hook need not read errno when the open succeeded. The
+ * call's end is read first: the upkeep is not counted in the call's time.
+ * Async-signal-safe: yes. Allocates: no. errno: kept. */
+void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path);
+
+/* A successful close of fd (fn, from pc, started at t0): recorded on fd's
+ * resource, its open span ends now and fd is forgotten.
+ * Async-signal-safe: yes. Allocates: no. errno: kept. */
+void shim_rec_close(unsigned fn, const void *pc, uint64_t t0, int fd);
+
 /* Count one allocation-family call (never timed): bytes requested, failed or
  * not. Passes silently while Shimmer itself runs (internal, resolving). */
 static inline __attribute__((always_inline)) void shim_rec_alloc(unsigned fn, uint64_t bytes,

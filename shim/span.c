@@ -52,7 +52,15 @@ uint64_t shim_span_slow_ticks SHIM_HOT = UINT64_MAX;
 struct shim_fdspan *shim_span_fds SHIM_HOT;
 int shim_span_fd_hi SHIM_HOT;
 
-static uint64_t slow_ns, min_ns;
+static uint64_t slow_ns;
+/* what every open and close of a file reads, in one line: the shortest file
+ * span kept, ns per tick as measured at tick npt_tick, and shim_pid (a copy,
+ * taken at init and in a fork child before any hook runs there) */
+static struct {
+	uint64_t min_ns, npt_tick;
+	double npt;
+	int32_t pid;
+} ch __attribute__((aligned(32)));
 static struct ring *rings[MAX_RINGS];
 static _Atomic int rstate[MAX_RINGS];
 static __thread struct ring *my_ring __attribute__((tls_model("initial-exec")));
@@ -76,25 +84,37 @@ static void *map(size_t size)
 	return (long)p < 0 && (long)p > -4096 ? NULL : p;
 }
 
+/* This thread's id, kept next to its ring pointer (the line every open of a
+ * file reads anyway); a fork child forgets the parent's. */
+static __thread int tid_cache __attribute__((tls_model("initial-exec")));
+
 static int my_tid(void)
 {
-	struct shim_thread *t = shim_tls.slot;
-	return t ? t->tid : (int)syscall(SYS_gettid);
+	struct shim_thread *t;
+
+	if (__builtin_expect(tid_cache != 0, 1))
+		return tid_cache;
+	t = shim_tls.slot;
+	tid_cache = t ? t->tid : (int)syscall(SYS_gettid);
+	return tid_cache;
 }
 
-/* Nanoseconds per tick at tick `now`, re-measured about every second of ticks. */
-static double npt_at(uint64_t now)
+/* Nanoseconds per tick at tick `now`, re-measured about every second of ticks
+ * (out of line: a pair of clock readings). */
+static __attribute__((noinline)) double npt_measure(uint64_t now)
 {
-	static double cached;
-	static uint64_t at;
+	ch.npt = shim_clock_ns_per_tick();
+	ch.npt_tick = now;
+	return ch.npt;
+}
 
+static inline double npt_at(uint64_t now)
+{
 	if (!shim_clock_tsc)
 		return 1.0;
-	if (cached == 0.0 || now - at > (1ull << 31)) {
-		cached = shim_clock_ns_per_tick();
-		at = now;
-	}
-	return cached;
+	if (__builtin_expect(ch.npt == 0.0 || now - ch.npt_tick > (1ull << 31), 0))
+		return npt_measure(now);
+	return ch.npt;
 }
 
 static double npt(void)
@@ -131,6 +151,7 @@ int shim_span_init(void)
 	root.parent_id = shim_ctx.parent_id;
 	root.t0 = tick0;
 	root.tid = shim_pid;
+	ch.pid = shim_pid;
 	root.type = SHIM_SPAN_PROCESS;
 	root.res = root.res2 = SHIM_SPAN_NORES;
 	if (!shim_span_on)
@@ -141,7 +162,7 @@ int shim_span_init(void)
 		return 0;
 	}
 	key_ok = pthread_key_create(&ring_key, ring_gone) == 0;
-	min_ns = (uint64_t)shim_config.span_min_us * 1000ull;
+	ch.min_ns = (uint64_t)shim_config.span_min_us * 1000ull;
 	slow_ns = (uint64_t)shim_config.slow_call_ms * 1000000ull;
 	/* a candidate test in ticks: a tick is at most 1 ns for any TSC of 1 GHz
 	 * or more (and is 1 ns without one), so ticks >= ns never misses */
@@ -280,7 +301,11 @@ void shim_span_dns(unsigned fn, uint64_t t0, uint32_t res, int err, int answers,
 	emit(&s);
 }
 
-static struct shim_fdspan *fd_open(int fd, unsigned type, uint64_t t0)
+/* fd's entry, cleared and opened as a span of type from t0 with resource res
+ * and xops other calls so far; pid is stored by the caller when it is filled
+ * in (NULL: fd out of range). */
+static inline struct shim_fdspan *fd_open(int fd, unsigned type, uint64_t t0, uint32_t res,
+					  uint32_t xops)
 {
 	struct shim_fdspan *f;
 	int hi;
@@ -288,11 +313,15 @@ static struct shim_fdspan *fd_open(int fd, unsigned type, uint64_t t0)
 	if (fd < 0 || fd >= SHIM_FD_CAP)
 		return NULL;
 	f = &shim_span_fds[fd];
-	memset(f, 0, sizeof(*f));
-	f->type = (uint8_t)type;
-	f->t0 = t0;
-	f->tid = my_tid();
-	f->res = f->res2 = SHIM_SPAN_NORES;
+	/* one line of stores; pid 0 until the caller publishes the entry */
+	*f = (struct shim_fdspan){
+		.type = (uint8_t)type,
+		.t0 = t0,
+		.tid = my_tid(),
+		.res = res,
+		.res2 = SHIM_SPAN_NORES,
+		.xops = xops,
+	};
 	hi = __atomic_load_n(&shim_span_fd_hi, __ATOMIC_RELAXED);
 	while (fd >= hi && !__atomic_compare_exchange_n(&shim_span_fd_hi, &hi, fd + 1, 0,
 							  __ATOMIC_RELAXED, __ATOMIC_RELAXED))
@@ -314,7 +343,8 @@ void shim_span_connect(int fd, uint64_t t0, const struct sockaddr *sa, socklen_t
 	s.err = err == EINPROGRESS ? 0 : err;
 	if (sa)
 		s.res2 = memo_find(sa, len);
-	if ((!err || err == EINPROGRESS) && (f = fd_open(fd, SHIM_SPAN_CLIENT, t0)) != NULL) {
+	if ((!err || err == EINPROGRESS) &&
+	    (f = fd_open(fd, SHIM_SPAN_CLIENT, t0, SHIM_SPAN_NORES, 0)) != NULL) {
 		f->span_id = shim_span_random64();
 		f->res = peer_res;
 		f->res2 = s.res2;
@@ -323,7 +353,7 @@ void shim_span_connect(int fd, uint64_t t0, const struct sockaddr *sa, socklen_t
 	s.span_id = shim_span_random64();
 	emit(&s);
 	if (f)
-		__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+		__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
 }
 
 void shim_span_accept(int lfd, int fd, uint64_t t0)
@@ -333,12 +363,12 @@ void shim_span_accept(int lfd, int fd, uint64_t t0)
 	(void)t0;
 	if (!shim_span_on || fd < 0 || shim_pid_foreign_fast())
 		return;
-	f = fd_open(fd, SHIM_SPAN_SERVER, shim_clock_now());
+	f = fd_open(fd, SHIM_SPAN_SERVER, shim_clock_now(), SHIM_SPAN_NORES, 0);
 	if (!f)
 		return;
 	f->res = shim_fd_res(fd, NULL);
 	f->res2 = shim_fd_res(lfd, NULL);
-	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+	__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
 }
 
 /* shim_pid_foreign_fast with no call unless this thread called vfork: the
@@ -365,13 +395,24 @@ void shim_span_open(int fd, const char *path, uint64_t t0, int err)
 		emit(&s);
 		return;
 	}
-	f = fd_open(fd, SHIM_SPAN_FILE, t0);
-	if (!f)
+	/* the open just named the fd: its word is known (when in range) */
+	w = fd < SHIM_FD_CAP && shim_fd_tab ? __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED)
+					    : 0;
+	f = fd_open(fd, SHIM_SPAN_FILE, t0,
+		    w & SHIM_FD_KNOWN ? w & SHIM_FD_ID_MASK : shim_fd_res(fd, NULL), 0);
+	if (f)
+		__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
+}
+
+void shim_span_file(int fd, uint32_t res, uint64_t t0)
+{
+	struct shim_fdspan *f;
+
+	if (!shim_span_on || foreign())
 		return;
-	/* the open just named the fd: its word is known (fd_open checked the range) */
-	w = shim_fd_tab ? __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED) : 0;
-	f->res = w & SHIM_FD_KNOWN ? w & SHIM_FD_ID_MASK : shim_fd_res(fd, NULL);
-	__atomic_store_n(&f->pid, shim_pid, __ATOMIC_RELEASE);
+	f = fd_open(fd, SHIM_SPAN_FILE, t0, res, 1);
+	if (f)
+		__atomic_store_n(&f->pid, ch.pid, __ATOMIC_RELEASE);
 }
 
 void shim_span_io_slow(int fd, unsigned dir, int64_t bytes)
@@ -379,19 +420,17 @@ void shim_span_io_slow(int fd, unsigned dir, int64_t bytes)
 	shim_span_io(fd, dir, bytes > 0 ? (uint64_t)bytes : 0);
 }
 
-/* End fd's open span at t1; `force` keeps a short file span (image end). */
-static void fd_end(int fd, uint64_t t1, int unfinished)
+/* Emit fd's entry f as a span ending at t1, if this thread is the one to end
+ * it (the entry's pid is still this image's). */
+static __attribute__((noinline)) void fd_emit(struct shim_fdspan *f, uint64_t t1, int unfinished)
 {
-	struct shim_fdspan *f = &shim_span_fds[fd];
 	struct shim_span s;
-	int32_t pid = shim_pid;
+	int32_t pid = ch.pid;
+	int saved;
 
-	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != pid ||
-	    !__atomic_compare_exchange_n(&f->pid, &pid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-		return; /* none, or another thread closes it */
-	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < min_ns &&
-	    (double)(t1 - f->t0) * npt_at(t1) < (double)min_ns)
-		return;
+	if (!__atomic_compare_exchange_n(&f->pid, &pid, 0, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return; /* another thread ends it */
+	saved = errno; /* a thread's first span may map its ring or seed its ids */
 	span_base(&s, f->type, f->t0, t1);
 	s.tid = f->tid;
 	s.span_id = f->span_id ? f->span_id : shim_span_random64();
@@ -404,6 +443,26 @@ static void fd_end(int fd, uint64_t t1, int unfinished)
 	s.ops = f->rops + f->wops + f->xops;
 	s.flags = unfinished ? SHIM_SPANF_UNFINISHED : 0;
 	emit(&s);
+	errno = saved;
+}
+
+/* End fd's open span at t1; `unfinished` keeps a short file span (image end). */
+static inline __attribute__((always_inline)) void fd_end(int fd, uint64_t t1, int unfinished)
+{
+	struct shim_fdspan *f = &shim_span_fds[fd];
+
+	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != ch.pid)
+		return; /* none */
+	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < ch.min_ns &&
+	    (double)(t1 - f->t0) * npt_at(t1) < (double)ch.min_ns) {
+		/* too short to keep, the common case: nothing is emitted, so a
+		 * plain store ends it (a locked exchange cost ~15 ns a close).
+		 * The one racing end, the image's at exit, may then emit it as
+		 * unfinished, which it was; never twice. */
+		__atomic_store_n(&f->pid, 0, __ATOMIC_RELEASE);
+		return;
+	}
+	fd_emit(f, t1, unfinished);
 }
 
 void shim_span_close_at(int fd, uint64_t t1)
@@ -550,8 +609,10 @@ void shim_span_fork_child(void)
 	root.t0 = shim_clock_now();
 	root.t1 = 0;
 	root.tid = shim_pid;
+	ch.pid = shim_pid;
 	root.flags = 0;
 	root.count = 0;
+	tid_cache = 0;
 	if (!shim_span_on)
 		return;
 	/* the parent's spans are the parent's to export */

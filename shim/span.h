@@ -76,11 +76,15 @@ void shim_span_accept(int lfd, int fd, uint64_t t0);
  * a failed open is a span of its own. */
 void shim_span_open(int fd, const char *path, uint64_t t0, int err);
 
+/* A successful open started at t0 gave fd, which names resource res: a file
+ * span opens on fd, with that open counted as its first operation. errno: kept. */
+void shim_span_file(int fd, uint32_t res, uint64_t t0);
+
 /* One call on fd moved bytes (< 0: none) in direction dir (enum shim_dir):
  * shim_span_io out of line. */
 void shim_span_io_slow(int fd, unsigned dir, int64_t bytes);
 
-/* fd is being closed: its open span (if any) ends now (at tick t1). */
+/* fd is being closed: its open span (if any) ends now (at tick t1). errno: kept. */
 void shim_span_close(int fd);
 void shim_span_close_at(int fd, uint64_t t1);
 
@@ -91,19 +95,21 @@ void shim_span_slow(unsigned fn, uint64_t t0, uint64_t dt, int err, uint32_t res
 /* Slow-call candidates: calls of at least this many ticks are checked. */
 extern uint64_t shim_span_slow_ticks;
 
-/* The open span of an fd (the fd span table's entry), for the inline path. */
+/* The open span of an fd (the fd span table's entry), for the inline path:
+ * one cache line, so an open, its reads and writes and its close touch one. */
 struct shim_fdspan {
 	int32_t pid; /* the image that opened it; anything else means none */
 	uint8_t type;
 	uint8_t pad[3];
 	uint32_t res, res2;
 	int32_t tid;
+	uint32_t xops; /* calls other than reads and writes (ops is the sum of the three) */
 	uint64_t span_id;
 	uint64_t t0;
 	uint64_t rbytes, wbytes;
-	uint32_t rops, wops, xops; /* reads, writes, other calls (ops is their sum) */
-	int32_t err;
-};
+	uint32_t rops, wops;
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct shim_fdspan) == 64, "an fd's span state is one cache line");
 
 extern struct shim_fdspan *shim_span_fds;
 extern int shim_span_fd_hi; /* 1 + highest fd that ever had a span (0: spans off) */

@@ -304,6 +304,75 @@ static void test_addr_edges(void **state)
 	assert_int_equal(shim_addr_format((void *)&in, sizeof(in), SOCK_STREAM, buf, 0), 0);
 }
 
+/* Every length the hash reads in a different way (a byte, two words, whole
+ * words and an overlapping last one): the same bytes always give the same id,
+ * one byte more or less another one. */
+static void test_intern_lengths(void **state)
+{
+	const char *s = "/a/b/c/d/e/f/g/h/i/j/k/l/m/n/o/p";
+	uint32_t prev = SHIM_RES_OTHER;
+	(void)state;
+
+	for (size_t len = 1; len <= 32; len++) {
+		uint32_t id = shim_res_intern(SHIM_KIND_FILE, s, len);
+		assert_int_not_equal(id, SHIM_RES_OTHER);
+		assert_int_equal(shim_res_intern(SHIM_KIND_FILE, s, len), id);
+		assert_int_not_equal(id, prev);
+		assert_int_equal(shim_res_get(id)->len, len);
+		prev = id;
+	}
+}
+
+/* An open names its fd by the path's bytes, not by where they were: a buffer
+ * reused for another path (longer, shorter, the same again), or the same
+ * bytes as another kind, names another resource; a cut name stays one. */
+static void test_set_path_reused_buffer(void **state)
+{
+	const int fd = 60010;
+	char buf[400];
+	uint32_t a, b, longer, shorter, sock;
+	(void)state;
+
+	snprintf(buf, sizeof(buf), "/tmp/shimmer-unit-a");
+	a = shim_fd_set_path(fd, SHIM_KIND_FILE, buf);
+	assert_int_equal(shim_fd_res(fd, NULL), a);
+	assert_int_equal(shim_fd_set_path(fd, SHIM_KIND_FILE, buf), a);
+	snprintf(buf, sizeof(buf), "/tmp/shimmer-unit-b");
+	b = shim_fd_set_path(fd, SHIM_KIND_FILE, buf);
+	assert_int_not_equal(b, a);
+	assert_int_equal(shim_fd_res(fd, NULL), b);
+	assert_memory_equal(shim_res_get(b)->name, "/tmp/shimmer-unit-b", 19);
+	snprintf(buf, sizeof(buf), "/tmp/shimmer-unit-b2");
+	longer = shim_fd_set_path(fd, SHIM_KIND_FILE, buf);
+	snprintf(buf, sizeof(buf), "/tmp/shimmer-unit-");
+	shorter = shim_fd_set_path(fd, SHIM_KIND_FILE, buf);
+	assert_int_not_equal(longer, b);
+	assert_int_not_equal(shorter, b);
+	assert_int_not_equal(longer, shorter);
+	assert_int_equal(shim_res_get(longer)->len, 20);
+	assert_int_equal(shim_res_get(shorter)->len, 18);
+	snprintf(buf, sizeof(buf), "/tmp/shimmer-unit-a");
+	assert_int_equal(shim_fd_set_path(fd, SHIM_KIND_FILE, buf), a);
+	sock = shim_fd_set_path(fd, SHIM_KIND_SOCKET, buf);
+	assert_int_not_equal(sock, a);
+	assert_int_equal(shim_fd_kind(fd), SHIM_KIND_SOCKET);
+	assert_int_equal(shim_fd_set_path(fd, SHIM_KIND_FILE, buf), a);
+	assert_int_equal(shim_fd_kind(fd), SHIM_KIND_FILE);
+
+	/* past SHIM_RES_NAME: cut, and every path with those first bytes is one */
+	memset(buf, 'x', 300);
+	buf[0] = '/';
+	buf[300] = '\0';
+	a = shim_fd_set_path(fd, SHIM_KIND_FILE, buf);
+	assert_int_equal(shim_res_get(a)->len, SHIM_RES_NAME);
+	assert_int_equal(shim_fd_set_path(fd, SHIM_KIND_FILE, buf), a);
+	buf[299] = 'y';
+	assert_int_equal(shim_fd_set_path(fd, SHIM_KIND_FILE, buf), a);
+	buf[100] = 'y';
+	assert_int_not_equal(shim_fd_set_path(fd, SHIM_KIND_FILE, buf), a);
+	shim_fd_clear(fd);
+}
+
 /* Last: it fills the table for the rest of this process. */
 static void test_table_full(void **state)
 {
@@ -332,6 +401,16 @@ static void test_table_full(void **state)
 	assert_int_equal(shim_res_intern(SHIM_KIND_FILE, "/etc/passwd", 11), keep);
 	assert_int_not_equal(shim_res_intern(SHIM_KIND_FILE, "/fill/0", 7), SHIM_RES_OTHER);
 	assert_int_equal(shim_res_dropped(), dropped0 + 5);
+	/* an open of a new path: "(other)" and a drop every time, even from the
+	 * same buffer; a known path still names its fd */
+	snprintf(name, sizeof(name), "/over/open");
+	assert_int_equal(shim_fd_set_path(60020, SHIM_KIND_FILE, name), SHIM_RES_OTHER);
+	assert_int_equal(shim_fd_set_path(60020, SHIM_KIND_FILE, name), SHIM_RES_OTHER);
+	assert_int_equal(shim_res_dropped(), dropped0 + 7);
+	snprintf(name, sizeof(name), "/etc/passwd");
+	assert_int_equal(shim_fd_set_path(60020, SHIM_KIND_FILE, name), keep);
+	assert_int_equal(shim_res_dropped(), dropped0 + 7);
+	shim_fd_clear(60020);
 	assert_null(shim_res_get(SHIM_RES_CAP));
 }
 
@@ -342,6 +421,8 @@ int main(void)
 		cmocka_unit_test(test_intern_kinds),
 		cmocka_unit_test(test_intern_other_and_names),
 		cmocka_unit_test(test_intern_truncates),
+		cmocka_unit_test(test_intern_lengths),
+		cmocka_unit_test(test_set_path_reused_buffer),
 		cmocka_unit_test(test_fd_set_dup_clear),
 		cmocka_unit_test(test_classify_real_fds),
 		cmocka_unit_test(test_addr_inet),
