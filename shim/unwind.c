@@ -205,15 +205,12 @@ void shim_unwind_fork_child(void)
 	atomic_store(&forking, 0);
 }
 
-/* Frame pointers: rbp -> [saved rbp, return address], bounded to [sp, hi). */
-static int fp_walk(const ucontext_t *uc, uintptr_t hi, uintptr_t *pcs, int n, int max)
+int shim_unwind_fp(const void *mem, uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *pcs, int n,
+		   int max)
 {
-#if defined(__x86_64__)
-	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
-	uintptr_t fp = (uintptr_t)uc->uc_mcontext.gregs[REG_RBP];
-
-	while (n < max && fp >= sp && fp + 16 <= hi && !(fp & 7)) {
-		const uintptr_t *f = (const uintptr_t *)fp;
+	while (n < max && fp >= lo && fp + 16 <= hi && !(fp & 7)) {
+		uintptr_t f[2];
+		memcpy(f, (const unsigned char *)mem + (fp - lo), sizeof(f));
 		if (!f[1])
 			break;
 		pcs[n++] = f[1];
@@ -221,10 +218,21 @@ static int fp_walk(const ucontext_t *uc, uintptr_t hi, uintptr_t *pcs, int n, in
 			break;
 		fp = f[0];
 	}
+	return n;
+}
+
+/* Frame pointers of the interrupted code, bounded to [sp, hi). */
+static int fp_walk(const ucontext_t *uc, uintptr_t hi, uintptr_t *pcs, int n, int max)
+{
+#if defined(__x86_64__)
+	uintptr_t sp = (uintptr_t)uc->uc_mcontext.gregs[REG_RSP];
+
+	return shim_unwind_fp((const void *)sp, sp, hi, (uintptr_t)uc->uc_mcontext.gregs[REG_RBP],
+			      pcs, n, max);
 #else
 	(void)uc, (void)hi, (void)pcs, (void)max;
-#endif
 	return n;
+#endif
 }
 
 int shim_unwind_signal(void *ucv, struct shim_unwind_scratch *s, uintptr_t *pcs, int max,

@@ -60,6 +60,12 @@ int shim_unwind_stashed(void);
  * caller. Returns the number replayed. Not async-signal-safe (the loader). */
 int shim_unwind_replay(void (*add)(void *owner, const uintptr_t *pcs, int n), int max);
 
+/* Frame pointers: rbp -> [saved rbp, return address], for the stack words
+ * [lo, hi) held at mem (the stack itself, or a copy of it), from fp; appends
+ * to pcs[n..max) and returns the new n. Async-signal-safe: yes. */
+int shim_unwind_fp(const void *mem, uintptr_t lo, uintptr_t hi, uintptr_t fp, uintptr_t *pcs, int n,
+		   int max);
+
 /* Fork child: the stashed samples are the parent's; forget them. */
 void shim_unwind_stash_fork_child(void);
 

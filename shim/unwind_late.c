@@ -255,24 +255,6 @@ static void open_generic(void)
 	gen.ok = gen.as != NULL;
 }
 
-/* Frame pointers over the copy: rbp -> [saved rbp, return address]. */
-static int fp_copy(const struct rec *r, uintptr_t *pcs, int n, int max)
-{
-	uintptr_t fp = (uintptr_t)r->regs[6];
-
-	while (n < max && fp >= r->sp && fp + 16 <= r->sp + r->len && !(fp & 7)) {
-		uintptr_t f[2];
-		memcpy(f, r->stack + (fp - r->sp), sizeof(f));
-		if (!f[1])
-			break;
-		pcs[n++] = f[1];
-		if (f[0] <= fp)
-			break;
-		fp = f[0];
-	}
-	return n;
-}
-
 static int walk(struct rec *r, uintptr_t *pcs, int max)
 {
 	unw_cursor_t c;
@@ -280,7 +262,8 @@ static int walk(struct rec *r, uintptr_t *pcs, int max)
 
 	pcs[n++] = (uintptr_t)r->regs[16];
 	if (!gen.ok || gen.init_remote(&c, gen.as, r) != 0)
-		return fp_copy(r, pcs, n, max);
+		return shim_unwind_fp(r->stack, r->sp, r->sp + r->len, (uintptr_t)r->regs[6], pcs, n,
+				      max);
 	while (n < max && gen.step(&c) > 0) {
 		unw_word_t ip;
 		if (gen.get_reg(&c, UNW_REG_IP, &ip) != 0 || !ip)
