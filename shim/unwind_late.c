@@ -110,8 +110,8 @@ int shim_unwind_stash(const void *ucv, uintptr_t lo, uintptr_t hi, void *owner)
 		r->regs[8 + i] = (uint64_t)g[REG_R8 + i];
 	r->regs[16] = (uint64_t)g[REG_RIP];
 	raw_copy(r->stack, sp, len);
+	atomic_fetch_add(&waiting, 1); /* before a replay can take it */
 	atomic_store_explicit(&r->state, READY, memory_order_release);
-	atomic_fetch_add(&waiting, 1);
 	return 0;
 #else
 	(void)ucv, (void)lo, (void)hi, (void)owner;
@@ -133,6 +133,8 @@ void shim_unwind_stash_fork_child(void)
 		syscall(SYS_madvise, arena, n < ARENA_BYTES ? n : ARENA_BYTES, MADV_DONTNEED);
 	atomic_store(&used, 0);
 	atomic_store(&waiting, 0);
+	/* a fork that waited out its time for a replay in another thread */
+	pthread_mutex_init(&replay_lock, NULL);
 }
 
 /* ---- the replay ---- */
