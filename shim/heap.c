@@ -430,13 +430,13 @@ void shim_heap_sample(void *p, size_t n)
 
 	if (st == OFF) {
 		shim_heap_left = INT64_MAX; /* this thread never comes back */
-		return;
+		goto out;
 	}
 	if (st == BEFORE || !(shim_active & SHIM_FAM(ALLOC))) {
 		/* not decided yet (allocations before the constructor, or a
 		 * process the constructor left off): ask again after a few KiB */
 		shim_heap_left = 4096;
-		return;
+		goto out;
 	}
 	if (!rng) {
 		/* the thread's first allocation: its first distance, which this
