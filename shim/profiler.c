@@ -329,6 +329,7 @@ void *shim_profiler_wrap(void *(**start)(void *), void **arg)
 	 * exact allocation counts would differ from run to run. A normal
 	 * context: the program's own call, no lock of ours held. */
 	if (!shim_tls.internal && (hz || shim_heap_mean()) && !shim_unwind_ready()) {
+		int saved = errno; /* the loader's searches are not the program's */
 		shim_tls.internal++;
 		if (shim_unwind_enter()) {
 			shim_unwind_load();
@@ -336,6 +337,7 @@ void *shim_profiler_wrap(void *(**start)(void *), void **arg)
 		}
 		shim_tls.internal--;
 		shim_profiler_catch_up();
+		errno = saved;
 	}
 	if (!atomic_load_explicit(&sampling, memory_order_relaxed) || shim_tls.internal)
 		return NULL;
@@ -394,14 +396,18 @@ static void replayed(void *owner, const uintptr_t *pcs, int n)
 
 void shim_profiler_catch_up(void)
 {
+	int saved;
+
 	if (!shim_unwind_stashed() || shim_tls.vforked)
 		return;
+	saved = errno; /* called from hooks: the loader's errno is not the program's */
 	shim_tls.internal++;
 	if (shim_unwind_enter()) {
 		shim_unwind_replay(replayed, depth);
 		shim_unwind_leave();
 	}
 	shim_tls.internal--;
+	errno = saved;
 }
 
 int shim_profiler_init(void)

@@ -36,7 +36,7 @@ int shim_profiler_init(void);
  * libunwind first. A normal context only: the heap sampler's slow path after
  * the handler poked it, a thread's end, the first pthread_create, every
  * flush (exit, exec, dump, periodic). A no-op when nothing waits.
- * Async-signal-safe: no (the loader). Locks: a table's busy flag, which
+ * errno: kept. Async-signal-safe: no (the loader). Locks: a table's busy flag, which
  * its thread's handler only tries. */
 void shim_profiler_catch_up(void);
 
