@@ -14,6 +14,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "../shim/libs.h"
 #include "export.h"
 #include "view.h"
 
@@ -267,7 +268,7 @@ static void samples(const struct shim_model *m, struct shim_sink *o, struct shim
 			pb_varint(tmp, (uint64_t)s->locs[d] + 1);
 		pb_msg(sub, 1, tmp);
 		pb_varint(tmp, s->count);
-		pb_varint(tmp, (uint64_t)llround(ns));
+		pb_varint(tmp, shim_round_u64(ns));
 		pb_msg(sub, 2, tmp);
 		pb_uint(tmp, 1, (uint64_t)k_tid);
 		pb_uint(tmp, 3, (uint64_t)(int64_t)s->tid);
@@ -387,9 +388,9 @@ int shim_export_pprof(const struct shim_model *m, struct shim_sink *out)
 	samples(m, &e.body, &e.sub, &e.tmp, &e.t, period);
 	enc_tables(&e, &tb);
 	pb_uint(&e.body, 9, m->start_unix_ns);
-	pb_uint(&e.body, 10, (uint64_t)llround(m->wall_seconds * 1e9));
+	pb_uint(&e.body, 10, shim_round_u64(m->wall_seconds * 1e9));
 	value_type(&e.body, &e.sub, 11, &e.t, kind, "nanoseconds");
-	pb_uint(&e.body, 12, (uint64_t)llround(period));
+	pb_uint(&e.body, 12, shim_round_u64(period));
 	comment(&e, "shimmer@0.1: %s (pid %d), %llu samples, %d Hz requested, "
 		    "effective period %.0f ns",
 		m->exe, m->pid, (unsigned long long)m->samples, m->hz, period);
@@ -437,7 +438,7 @@ int shim_export_pprof_heap(const struct shim_model *m, struct shim_sink *out)
 	heap_samples(h, &e.body, &e.sub, &e.tmp);
 	enc_tables(&e, &tb);
 	pb_uint(&e.body, 9, m->start_unix_ns);
-	pb_uint(&e.body, 10, (uint64_t)llround(m->wall_seconds * 1e9));
+	pb_uint(&e.body, 10, shim_round_u64(m->wall_seconds * 1e9));
 	value_type(&e.body, &e.sub, 11, &e.t, "space", "bytes");
 	pb_uint(&e.body, 12, h->mean);
 	comment(&e, "shimmer@0.1: %s (pid %d), %llu heap samples, one every %llu bytes on "

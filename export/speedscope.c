@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../shim/libs.h"
 #include "export.h"
 #include "view.h"
 
@@ -80,7 +81,7 @@ static json_t *profile(struct js *j, const struct shim_model *m, int tid, const 
 			uint32_t f = m->locs[s->locs[d]].func;
 			push(j, st, json_integer(f < m->nfuncs ? f : 0));
 		}
-		w = use_ns ? llround(s->seconds > 0 ? s->seconds * 1e9 : (double)s->count * period)
+		w = use_ns ? (long long)shim_round_u64(s->seconds > 0 ? s->seconds * 1e9 : (double)s->count * period)
 			   : (long long)s->count;
 		if (w <= 0)
 			w = 1; /* speedscope ignores zero weights: keep the sample visible */
@@ -114,13 +115,17 @@ static int seen(const int *tids, size_t n, int tid)
 int shim_export_speedscope(const struct shim_model *m, struct shim_sink *o)
 {
 	struct js j = {0};
-	json_t *root = json_object(), *shared = json_object(), *profiles = json_array();
+	json_t *root, *shared, *profiles;
 	int *tids = calloc(m->nthreads + m->nstacks + 1, sizeof(*tids));
 	size_t ntids = 0, best = 0;
 	uint64_t most = 0;
 	char *text = NULL;
 	int rc = -1;
 
+	shim_libs_jansson(); /* seeded, before the first table */
+	root = json_object();
+	shared = json_object();
+	profiles = json_array();
 	if (!root || !shared || !profiles || !tids) {
 		json_decref(shared);
 		json_decref(profiles);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "fn.h"
 #include "heap.h"
+#include "libs.h"
 #include "log.h"
 #include "profiler.h"
 #include "record.h"
@@ -111,16 +112,47 @@ static void seed(void)
 		next_rand();
 }
 
+/* A uniform double in [0, 1): 53 random bits. */
+static inline double uniform(void)
+{
+	return (double)(next_rand() >> 11) * 0x1p-53;
+}
+
+/* Exp(1) by von Neumann's comparison method (1951): exact, with no
+ * logarithm, so the process start does not map libm (about 70 us there).
+ * Draw x = u1 and continue the run u1 > u2 > ... while it falls; given x, the
+ * run's length is odd with probability 1 - x + x^2/2! - ... = e^-x. An odd
+ * length returns k + x; an even one adds 1 to k (probability 1/e) and
+ * starts again. About 4.3 uniforms a draw, one draw a sample. */
+double shim_heap_exp1(void)
+{
+	if (__builtin_expect(!rng, 0))
+		seed();
+	for (double k = 0;; k += 1) {
+		double x = uniform(), prev = x;
+		unsigned len = 1;
+
+		for (;;) {
+			double v = uniform();
+
+			if (v >= prev)
+				break;
+			prev = v;
+			len++;
+		}
+		if (len & 1)
+			return k + x;
+	}
+}
+
 /* Bytes to the next sample: exponential with the configured mean. */
 static int64_t draw(void)
 {
-	double u, d;
+	double d;
 
 	if (mean == 1)
 		return 0;
-	/* 53 random bits, in (0, 1]: log never sees 0 */
-	u = (double)((next_rand() >> 11) + 1) * (1.0 / 9007199254740992.0);
-	d = -log(u) * (double)mean;
+	d = shim_heap_exp1() * (double)mean;
 	return d >= 9.2e18 ? INT64_MAX : (int64_t)d;
 }
 
@@ -255,7 +287,7 @@ static void filter_del(const void *p)
 
 static uint64_t est_bytes(uint64_t size)
 {
-	return (uint64_t)llround((double)size * shim_heap_weight(size, mean));
+	return shim_round_u64((double)size * shim_heap_weight(size, mean));
 }
 
 static void stats_flush(void)
@@ -342,6 +374,12 @@ static void record(void *p, size_t n)
 	struct hcount *c;
 	uint64_t size = n > SIZE_MAX_PACKED ? SIZE_MAX_PACKED : n;
 
+	/* the weight needs libm, loaded by the first sample; a sample taken
+	 * while it cannot be (see shim_libs_math) is dropped */
+	if (mean != 1 && shim_libs_math() != 0) {
+		__atomic_fetch_add(&n_dropped, 1, __ATOMIC_RELAXED);
+		return;
+	}
 	depth = 0;
 	if (shim_unwind_enter()) { /* not while a fork is being made */
 		depth = shim_unwind_here(pcs, SHIM_HEAP_DEPTH + 8);
@@ -372,8 +410,8 @@ static void record(void *p, size_t n)
 		est = size;
 	} else {
 		w = shim_heap_weight(size, mean);
-		est = (uint64_t)llround(w * (double)size);
-		__atomic_fetch_add(&c->objs_fx, (uint64_t)llround(w * OBJ_ONE), __ATOMIC_RELAXED);
+		est = shim_round_u64(w * (double)size);
+		__atomic_fetch_add(&c->objs_fx, shim_round_u64(w * OBJ_ONE), __ATOMIC_RELAXED);
 	}
 	__atomic_fetch_add(&c->bytes, est, __ATOMIC_RELAXED);
 	if (!__atomic_load_n(&sampled, __ATOMIC_RELAXED))
@@ -544,7 +582,7 @@ void shim_heap_stats(struct shim_heap_stats *s)
 			continue;
 		sum(i, &t);
 		s->alloc_bytes += t.bytes;
-		s->alloc_objects += (uint64_t)llround((double)t.objs_fx / OBJ_ONE);
+		s->alloc_objects += shim_round_u64((double)t.objs_fx / OBJ_ONE);
 	}
 }
 

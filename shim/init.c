@@ -194,10 +194,6 @@ __attribute__((constructor)) static void shim_ctor(void)
 	shim_tls.internal++;
 	shim_pid = getpid();
 	shim_clock_init();
-	/* jansson seeds its hash from /dev/urandom on first use unless told:
-	 * an open and a read at every exit for tables of our own keys (recorded
-	 * here, applied when shim/libs.c loads jansson at export) */
-	json_object_seed(((size_t)shim_clock_now() ^ ((size_t)shim_pid << 20)) | 1);
 	if (getauxval(AT_SECURE)) {
 		shim_err("secure-exec (setuid/setgid) process: instrumentation is off");
 		goto out;

@@ -1,48 +1,30 @@
 /* SPDX-License-Identifier: MIT */
-/* The jansson and zlib functions Shimmer calls, defined here (hidden) with
- * the libraries' own prototypes and forwarded to the library, opened with
- * dlopen(RTLD_LOCAL) by the first call (each function looked up at its own
- * first call): a process that never writes JSON or gzip (one killed before
- * export, or SHIMMER_FORMATS=table) never maps them, and none pays their load
- * at start. Each list below must name every such function the code calls: a
- * missing one fails the link (no -ljansson -lz, -z defs). Also jansson's
- * allocator while a writer runs: a bump arena (after the loader). */
+/* The zlib and libm functions Shimmer calls, defined here (hidden) with the
+ * libraries' own prototypes and forwarded to the library, opened with
+ * dlopen(RTLD_LOCAL) by the first call: a process that never writes gzip or
+ * takes a heap sample never maps them, and none pays their load at start.
+ * Each list below must name every such function the code calls: a missing
+ * one fails the link (no -lz -lm, -z defs). And jansson, linked in (our own
+ * hidden copy): its setup at first use, and its allocator while a writer
+ * runs, a bump arena. */
 #include <dlfcn.h>
 #include <jansson.h>
+#include <link.h>
+#include <math.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include "clock.h"
 #include "libs.h"
 #include "log.h"
 #include "thread.h"
 
-/* return type, name, parameters, arguments, what jansson returns for NULL */
-#define JANSSON_FNS(X)                                                                             \
-	X(json_t *, json_object, (void), (), NULL)                                                 \
-	X(json_t *, json_array, (void), (), NULL)                                                  \
-	X(json_t *, json_true, (void), (), NULL)                                                   \
-	X(json_t *, json_false, (void), (), NULL)                                                  \
-	X(json_t *, json_integer, (json_int_t v), (v), NULL)                                       \
-	X(json_t *, json_real, (double v), (v), NULL)                                              \
-	X(json_t *, json_string, (const char *s), (s), NULL)                                       \
-	X(json_t *, json_stringn, (const char *s, size_t n), (s, n), NULL)                         \
-	X(json_t *, json_stringn_nocheck, (const char *s, size_t n), (s, n), NULL)                 \
-	X(const char *, json_string_value, (const json_t *s), (s), NULL)                           \
-	X(size_t, json_array_size, (const json_t *a), (a), 0)                                      \
-	X(json_t *, json_array_get, (const json_t *a, size_t i), (a, i), NULL)                     \
-	X(int, json_array_append_new, (json_t *a, json_t *v), (a, v), -1)                          \
-	X(int, json_array_remove, (json_t *a, size_t i), (a, i), -1)                               \
-	X(json_t *, json_object_get, (const json_t *o, const char *k), (o, k), NULL)               \
-	X(int, json_object_set_new, (json_t *o, const char *k, json_t *v), (o, k, v), -1)          \
-	X(int, json_object_set_new_nocheck, (json_t *o, const char *k, json_t *v), (o, k, v), -1)  \
-	X(char *, json_dumps, (const json_t *j, size_t flags), (j, flags), NULL)                   \
-	X(int, json_dump_callback, (const json_t *j, json_dump_callback_t cb, void *d, size_t f), \
-	  (j, cb, d, f), -1)
-
+/* return type, name, parameters, arguments, what to return when missing */
 #define ZLIB_FNS(X)                                                                                \
 	X(int, deflateInit2_,                                                                      \
 	  (z_streamp s, int level, int method, int bits, int mem, int strategy, const char *ver,   \
@@ -52,16 +34,8 @@
 	X(int, deflateEnd, (z_streamp s), (s), Z_STREAM_ERROR)                                     \
 	X(uLong, deflateBound, (z_streamp s, uLong n), (s, n), 0)
 
-struct sym {
-	const char *name;
-	void **slot;
-};
-
 struct lib {
 	const char *soname;
-	const struct sym *syms; /* looked up at the load; the others at their first call */
-	size_t nsyms;
-	void (*after)(void); /* once loaded, before the first call */
 	int state;	     /* 0 not yet, 1 loaded, -1 failed (atomic) */
 	void *handle;
 	int missing;	     /* a function was not found (said once) */
@@ -70,50 +44,13 @@ struct lib {
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define PTR(ret, name, params, args, fail) static __typeof__(&name) p_##name;
-JANSSON_FNS(PTR)
 ZLIB_FNS(PTR)
-static __typeof__(&json_delete) p_json_delete;
-static __typeof__(&json_object_seed) p_json_object_seed;
-static __typeof__(&json_set_alloc_funcs) p_json_set_alloc_funcs;
-static __typeof__(&json_get_alloc_funcs) p_json_get_alloc_funcs;
 
-static const struct sym jansson_syms[] = {
-	{"json_delete", (void **)&p_json_delete},
-	{"json_object_seed", (void **)&p_json_object_seed},
-	{"json_set_alloc_funcs", (void **)&p_json_set_alloc_funcs},
-	{"json_get_alloc_funcs", (void **)&p_json_get_alloc_funcs},
-};
+static int math_state; /* libm: 0 not yet, 1 loaded, 2 being loaded, -1 failed (atomic) */
+static __typeof__(&expm1) p_expm1;
 
-static size_t seed; /* json_object_seed's, until jansson is loaded */
-
-static void *arena_malloc(size_t n);
-static void arena_free(void *p);
-static int arena_on; /* our allocator is jansson's (atomic) */
-
-static void seed_jansson(void)
-{
-	json_malloc_t mf;
-	json_free_t ff;
-
-	/* jansson otherwise seeds its hash from /dev/urandom: an open and a
-	 * read in the middle of the export */
-	if (seed)
-		p_json_object_seed(seed);
-	/* the arena's allocator, unless the program (sharing this jansson)
-	 * chose its own: ours hands everything outside an arena to malloc and
-	 * free, as jansson's default does */
-	p_json_get_alloc_funcs(&mf, &ff);
-	if (mf == malloc && ff == free) {
-		p_json_set_alloc_funcs(arena_malloc, arena_free);
-		__atomic_store_n(&arena_on, 1, __ATOMIC_RELEASE);
-	}
-}
-
-static struct lib jansson = {.soname = "libjansson.so.4",
-			     .syms = jansson_syms,
-			     .nsyms = sizeof(jansson_syms) / sizeof(jansson_syms[0]),
-			     .after = seed_jansson};
 static struct lib zlib = {.soname = "libz.so.1"};
+static int jansson_ready; /* seeded, our allocator set (atomic) */
 
 static int open_lib(struct lib *l)
 {
@@ -131,24 +68,14 @@ static int open_lib(struct lib *l)
 		h = dlopen(l->soname, RTLD_LAZY | RTLD_LOCAL);
 		l->handle = h;
 		st = h ? 1 : -1;
-		for (size_t i = 0; h && i < l->nsyms; i++)
-			if (!(*l->syms[i].slot = dlsym(h, l->syms[i].name)))
-				st = -1;
-		if (st > 0 && l->after)
-			l->after();
-		else if (st < 0)
-			shim_err("cannot load %s (%s): the outputs that need it are not written",
-				 l->soname, h ? "a function is missing" : "not found");
+		if (st < 0)
+			shim_err("cannot load %s: the outputs that need it are not written",
+				 l->soname);
 		shim_tls.internal--;
 		__atomic_store_n(&l->state, st, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&lock);
 	return st > 0 ? 0 : -1;
-}
-
-int shim_libs_jansson(void)
-{
-	return open_lib(&jansson);
 }
 
 int shim_libs_zlib(void)
@@ -208,18 +135,25 @@ static void arena_free(void *p)
 	free(p);
 }
 
+void shim_libs_jansson(void)
+{
+	if (__builtin_expect(__atomic_load_n(&jansson_ready, __ATOMIC_ACQUIRE), 1))
+		return;
+	/* both idempotent: two threads racing here do no harm. jansson
+	 * otherwise seeds its hash from /dev/urandom (an open and a read in the
+	 * middle of an export) for tables of our own keys. */
+	json_object_seed(((size_t)shim_clock_now() ^ ((size_t)getpid() << 20)) | 1);
+	json_set_alloc_funcs(arena_malloc, arena_free);
+	__atomic_store_n(&jansson_ready, 1, __ATOMIC_RELEASE);
+}
+
 void shim_libs_json_arena_begin(struct shim_json_arena *a)
 {
-	json_malloc_t mf;
-	json_free_t ff;
-
 	memset(a, 0, sizeof(*a));
 	a->off = 1;
-	if (cur || shim_libs_jansson() != 0 || !__atomic_load_n(&arena_on, __ATOMIC_ACQUIRE))
+	shim_libs_jansson();
+	if (cur)
 		return;
-	p_json_get_alloc_funcs(&mf, &ff);
-	if (mf != arena_malloc || ff != arena_free)
-		return; /* the program has set its own since */
 	a->off = 0;
 	if (!__atomic_exchange_n(&first_busy, 1, __ATOMIC_ACQUIRE)) {
 		a->base[0] = a->next = first_block;
@@ -254,6 +188,9 @@ void shim_libs_fork_child(void)
 	pthread_mutex_init(&lock, NULL);
 	/* an arena another thread had open is not the child's */
 	__atomic_store_n(&first_busy, 0, __ATOMIC_RELAXED);
+	/* a libm load another thread was making: try again */
+	if (__atomic_load_n(&math_state, __ATOMIC_RELAXED) == 2)
+		__atomic_store_n(&math_state, 0, __ATOMIC_RELAXED);
 }
 
 static inline int ready(struct lib *l)
@@ -288,23 +225,37 @@ static void *lazy(struct lib *l, void **slot, const char *name)
 		__typeof__(&name) fwd_ = lazy(&lib, (void **)&p_##name, #name);                    \
 		return fwd_ ? fwd_ args : fail;                                                    \
 	}
-#define JFWD(ret, name, params, args, fail) FWD(jansson, ret, name, params, args, fail)
 #define ZFWD(ret, name, params, args, fail) FWD(zlib, ret, name, params, args, fail)
-JANSSON_FNS(JFWD)
 ZLIB_FNS(ZFWD)
 
-void json_delete(json_t *json)
+
+/* ---- libm: the heap sampler's weights ---- */
+
+int shim_libs_math(void)
 {
-	if (ready(&jansson))
-		p_json_delete(json);
+	int st = __atomic_load_n(&math_state, __ATOMIC_ACQUIRE);
+	void *h;
+
+	if (__builtin_expect(st == 1, 1))
+		return 0;
+	/* no mutex, no wait: the caller may be an allocation the loader makes
+	 * for a dlopen of another thread, which would wait for us; and while
+	 * an object is being mapped, the loader cannot be entered */
+	if (st != 0 || _r_debug.r_state != RT_CONSISTENT ||
+	    !__atomic_compare_exchange_n(&math_state, &st, 2, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		return -1;
+	shim_tls.internal++;
+	h = dlopen("libm.so.6", RTLD_LAZY | RTLD_LOCAL);
+	p_expm1 = h ? (__typeof__(&expm1))dlsym(h, "expm1") : NULL;
+	shim_tls.internal--;
+	__atomic_store_n(&math_state, p_expm1 ? 1 : -1, __ATOMIC_RELEASE);
+	if (!p_expm1)
+		shim_err("cannot load libm.so.6: heap samples are not kept");
+	return p_expm1 ? 0 : -1;
 }
 
-/* The constructor's call: recorded, applied when jansson is loaded (never
- * loads it). */
-void json_object_seed(size_t s)
+double expm1(double x)
 {
-	if (__atomic_load_n(&jansson.state, __ATOMIC_ACQUIRE) > 0)
-		p_json_object_seed(s);
-	else
-		seed = s;
+	return shim_libs_math() == 0 ? p_expm1(x) : NAN;
 }

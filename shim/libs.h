@@ -1,25 +1,36 @@
 /* SPDX-License-Identifier: MIT */
-/* jansson and zlib, opened on first use instead of linked: only the writers
- * and the OTLP push need them, and loading them cost every process start
- * (every /bin/true of a build) about 0.1 ms. shim/libs.c defines the few
+/* zlib and libm, opened on first use instead of linked: only pprof's gzip and
+ * heap samples need them, and each library a process maps costs it about
+ * 70 us here (libm: its IFUNC relocations). shim/libs.c defines the few
  * functions of theirs that Shimmer calls, hidden, with their own prototypes
- * (from <jansson.h> and <zlib.h>); each forwards to the library, which the
- * first call opens with dlopen(RTLD_LOCAL). Callers keep calling json_* and
- * deflate* as before. */
+ * (from <zlib.h>, <math.h>); each forwards to the library, which the first
+ * call opens with dlopen(RTLD_LOCAL). Callers keep calling deflate* and
+ * expm1 as before; expm1 returns NAN when libm cannot be loaded.
+ *
+ * jansson, which every process's exit writers use, is linked in instead
+ * (libjansson.a, hidden: our own copy, apart from any jansson the program
+ * has): a dlopen at each exit cost as much as a library at start. */
 #ifndef SHIM_LIBS_H
 #define SHIM_LIBS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
-/* Open jansson now (export time, the worker): 0, or -1 with one "shimmer: "
- * line; the json_* functions then fail as jansson fails on NULL (NULL, -1,
- * 0). json_object_seed before this only records the seed, applied at the
- * load, before jansson makes any table. Thread-safe. Async-signal-safe: no
- * (dlopen). Allocates: yes. Locks: its own mutex, the loader's. */
-int shim_libs_jansson(void);
+/* llround of a value >= 0 (counts, bytes, nanoseconds), without libm. */
+static inline uint64_t shim_round_u64(double x)
+{
+	return x >= 1.8446744073709552e19 ? UINT64_MAX : x > 0 ? (uint64_t)(x + 0.5) : 0;
+}
 
-/* Open zlib now: as shim_libs_jansson; deflate* then return Z_STREAM_ERROR
- * (deflateBound 0). */
+/* Make jansson ready: seeded (else its first table reads /dev/urandom) and
+ * allocating through the arena below. Once; every writer's arena_begin
+ * calls it, so does any code that makes a json_t without an arena first.
+ * Thread-safe. Async-signal-safe: no. Allocates: no. */
+void shim_libs_jansson(void);
+
+/* Open zlib now (export time): 0, or -1 with one "shimmer: " line; deflate*
+ * then return Z_STREAM_ERROR (deflateBound 0). Thread-safe. Async-signal-safe:
+ * no (dlopen). Allocates: yes. Locks: its own mutex, the loader's. */
 int shim_libs_zlib(void);
 
 /* A bump arena for jansson's allocations: while one is open on a thread,
@@ -29,8 +40,7 @@ int shim_libs_zlib(void);
  * each of its hundreds of values. No jansson value made in between may be
  * used after the end. The first SHIM_ARENA_FIRST bytes are static (one arena
  * at a time holds them), then blocks twice as big each; past
- * SHIM_ARENA_BLOCKS, or when the program set jansson's allocator itself,
- * plain malloc. A nested begin is a no-op. begin opens jansson. Memory
+ * SHIM_ARENA_BLOCKS, plain malloc. A nested begin is a no-op. Memory
  * jansson hands out inside an arena (json_dumps's text) is the arena's: never
  * free() it. Async-signal-safe: no. Allocates: blocks past the first. */
 #define SHIM_ARENA_FIRST (32 << 10)
@@ -54,6 +64,13 @@ void shim_libs_json_arena_end(struct shim_json_arena *a);
  * value), the end frees them all. 0 with no arena, or when some came from
  * malloc (those need their json_decref). */
 int shim_libs_json_arena_whole(const struct shim_json_arena *a);
+
+/* Open libm now (a heap sample's weight needs expm1): 0 once it is loaded,
+ * -1 when it cannot be now (another thread is loading it, or the loader is
+ * mapping an object) or ever (said once). Never waits and takes no lock: it
+ * may run in an allocation hook. Until it returns 0, expm1 returns NAN.
+ * Async-signal-safe: no (dlopen). Allocates: yes (internal). */
+int shim_libs_math(void);
 
 /* atfork child handler: a load another thread was making is forgotten (its
  * mutex is fresh; the library, if it was mapped, is found again). */

@@ -12,6 +12,7 @@
 
 #include "heap.h"
 #include "intern.h"
+#include "libs.h"
 #include "model.h"
 
 
@@ -113,8 +114,8 @@ static void add_stack(uint32_t id, const uintptr_t *pcs, uint32_t depth, uint64_
 		s->depth -= skip;
 	}
 	v->samples = samples;
-	v->alloc_objects = (uint64_t)llround(objects);
-	v->alloc_space = (uint64_t)llround(bytes);
+	v->alloc_objects = shim_round_u64(objects);
+	v->alloc_space = shim_round_u64(bytes);
 	s->count = v->alloc_space;
 	b->of_id[id] = (int32_t)(h->nstacks - 1);
 	return;
@@ -187,8 +188,8 @@ int shim_model_build_heap(struct shim_model *m)
 	shim_heap_foreach_live(add_live, &u);
 	for (size_t i = 0; i < h->nstacks; i++) {
 		struct shim_model_heap_value *v = &h->values[i];
-		v->inuse_objects = (uint64_t)llround(u.objs[i]);
-		v->inuse_space = (uint64_t)llround(u.bytes[i]);
+		v->inuse_objects = shim_round_u64(u.objs[i]);
+		v->inuse_space = shim_round_u64(u.bytes[i]);
 		h->samples += v->samples;
 		h->alloc_objects += v->alloc_objects;
 		h->alloc_space += v->alloc_space;

@@ -31,6 +31,34 @@ static void weight(void **state)
 	assert_true(fabs(shim_heap_weight(1ull << 40, 524288) - 1.0) < 1e-12);
 }
 
+/* The sampler's intervals: Exp(1) by von Neumann's method. 200k draws: the
+ * mean, the variance and the tail P(X > t) = e^-t match within a few
+ * standard errors, so a biased draw (uniform, or a wrong run rule) fails. */
+static void exp1_draws(void **state)
+{
+	enum { N = 200000 };
+	double sum = 0, sq = 0;
+	unsigned over1 = 0, over3 = 0, under01 = 0;
+
+	(void)state;
+	for (int i = 0; i < N; i++) {
+		double x = shim_heap_exp1();
+		assert_true(x >= 0);
+		sum += x;
+		sq += x * x;
+		over1 += x > 1;
+		over3 += x > 3;
+		under01 += x < 0.1;
+	}
+	/* mean 1 (se 1/sqrt(N) = 0.0022), variance 1 (se about 0.0063) */
+	assert_true(fabs(sum / N - 1.0) < 0.012);
+	assert_true(fabs(sq / N - (sum / N) * (sum / N) - 1.0) < 0.04);
+	/* tails: e^-1 = 0.3679, e^-3 = 0.0498, 1 - e^-0.1 = 0.0952 */
+	assert_true(fabs((double)over1 / N - exp(-1.0)) < 0.006);
+	assert_true(fabs((double)over3 / N - exp(-3.0)) < 0.003);
+	assert_true(fabs((double)under01 / N - (1 - exp(-0.1))) < 0.004);
+}
+
 /* Heap stacks over the fixture's functions: main -> work (leaks), main ->
  * do_writes (allocates and frees), main -> spin (leaks less). */
 static uint32_t hx_s0[] = {F_WORK, F_MAIN};
@@ -185,6 +213,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(weight),
+		cmocka_unit_test(exp1_draws),
 		cmocka_unit_test(folded_heap),
 		cmocka_unit_test(pprof_heap),
 		cmocka_unit_test(flamegraph_heap),
