@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "fdtab.h"
+#include "zone.h"
 
 #define HASH_CAP (SHIM_RES_CAP * 2)
 #define FD_KNOWN 0x80000000u
@@ -29,20 +30,13 @@ static atomic_uint_fast64_t res_full;
 _Atomic uint32_t *const *const shim_fd_words = &shim_fd_tab;
 _Static_assert(FD_KNOWN == SHIM_FD_KNOWN, "shim/record.h reads fd words inline");
 
-static void *map(size_t size)
-{
-	void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return (long)p < 0 && (long)p > -4096 ? NULL : p;
-}
-
 int shim_fd_init(void)
 {
 	if (res)
 		return 0;
-	res = map(sizeof(*res) * SHIM_RES_CAP);
-	rhash = map(sizeof(*rhash) * HASH_CAP);
-	shim_fd_tab = map(sizeof(*shim_fd_tab) * SHIM_FD_CAP);
+	res = shim_zone_map(sizeof(*res) * SHIM_RES_CAP);
+	rhash = shim_zone_map(sizeof(*rhash) * HASH_CAP);
+	shim_fd_tab = shim_zone_map(sizeof(*shim_fd_tab) * SHIM_FD_CAP);
 	if (!res || !rhash || !shim_fd_tab)
 		return -1;
 	res[0].kind = SHIM_KIND_OTHER;

@@ -22,6 +22,7 @@
 #include "record.h"
 #include "thread.h"
 #include "unwind.h"
+#include "zone.h"
 
 __thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
@@ -497,13 +498,6 @@ out:
 
 /* ---- setup and export ---- */
 
-static void *map(size_t n)
-{
-	void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return (long)p < 0 && (long)p > -4096 ? NULL : p;
-}
-
 int shim_heap_init(void)
 {
 	size_t cap;
@@ -517,10 +511,10 @@ int shim_heap_init(void)
 	/* every allocation sampled needs room for every live block; sparse
 	 * sampling needs little (and must not cost resident memory) */
 	cap = mean < 65536 ? (1u << 20) : (1u << 16);
-	stacks = map(SHIM_HEAP_STACKS * sizeof(*stacks));
-	pcs_store = map(SHIM_HEAP_PCS * sizeof(*pcs_store));
-	live = map(cap * sizeof(*live));
-	counts = map(SHARDS * SHIM_HEAP_STACKS * sizeof(*counts));
+	stacks = shim_zone_map(SHIM_HEAP_STACKS * sizeof(*stacks));
+	pcs_store = shim_zone_map(SHIM_HEAP_PCS * sizeof(*pcs_store));
+	live = shim_zone_map(cap * sizeof(*live));
+	counts = shim_zone_map(SHARDS * SHIM_HEAP_STACKS * sizeof(*counts));
 	if (!stacks || !pcs_store || !live || !counts) {
 		shim_err("cannot map the heap sample tables: heap profiling is off");
 		mean = 0;

@@ -20,6 +20,7 @@
 #include "profiler.h"
 #include "thread.h"
 #include "unwind.h"
+#include "zone.h"
 
 struct prof_thread {
 	int tid;
@@ -168,13 +169,6 @@ out:
 	errno = saved;
 }
 
-static void *map(size_t n)
-{
-	void *p = (void *)syscall(SYS_mmap, NULL, n, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return (long)p < 0 && (long)p > -4096 ? NULL : p;
-}
-
 /* Zero pages on next touch, no resident memory until then. */
 static void wipe(struct prof_thread *t)
 {
@@ -192,7 +186,7 @@ static struct prof_thread *claim(void)
 		    !atomic_compare_exchange_strong(&state[i], &expect, CLAIMING))
 			continue;
 		if (!slots[i])
-			slots[i] = map(sizeof(struct prof_thread));
+			slots[i] = shim_zone_map(sizeof(struct prof_thread));
 		if (!slots[i]) {
 			atomic_store(&state[i], FREE);
 			return NULL;

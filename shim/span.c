@@ -23,6 +23,7 @@
 #include "span.h"
 #include "thread.h"
 #include "worker.h"
+#include "zone.h"
 
 #define RING_CAP 4096	 /* spans a thread holds until the next drain */
 #define MAX_RINGS 256	 /* threads with a ring; more drop and count */
@@ -76,13 +77,6 @@ static pthread_mutex_t store_mx = PTHREAD_MUTEX_INITIALIZER;
 static struct shim_span *store;
 static size_t nstore, capstore;
 static uint64_t store_dropped;
-
-static void *map(size_t size)
-{
-	void *p = (void *)syscall(SYS_mmap, NULL, size, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return (long)p < 0 && (long)p > -4096 ? NULL : p;
-}
 
 /* This thread's id, kept next to its ring pointer (the line every open of a
  * file reads anyway); a fork child forgets the parent's. */
@@ -156,7 +150,7 @@ int shim_span_init(void)
 	root.res = root.res2 = SHIM_SPAN_NORES;
 	if (!shim_span_on)
 		return 0;
-	shim_span_fds = map(sizeof(struct shim_fdspan) * SHIM_FD_CAP);
+	shim_span_fds = shim_zone_map(sizeof(struct shim_fdspan) * SHIM_FD_CAP);
 	if (!shim_span_fds) {
 		shim_span_on = 0;
 		return 0;
@@ -178,7 +172,7 @@ static struct ring *claim(void)
 		    !atomic_compare_exchange_strong(&rstate[i], &expect, R_CLAIMING))
 			continue;
 		if (!rings[i])
-			rings[i] = map(sizeof(struct ring));
+			rings[i] = shim_zone_map(sizeof(struct ring));
 		if (!rings[i]) {
 			atomic_store(&rstate[i], R_FREE);
 			return NULL;

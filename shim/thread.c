@@ -15,6 +15,7 @@
 #include "fdtab.h"
 #include "log.h"
 #include "thread.h"
+#include "zone.h"
 
 __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
 uint64_t shim_threads_untracked;
@@ -32,9 +33,7 @@ static atomic_uint_fast64_t seen;
 
 static struct shim_thread *map_slot(void)
 {
-	void *p = (void *)syscall(SYS_mmap, NULL, sizeof(struct shim_thread),
-				  PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return (long)p < 0 && (long)p > -4096 ? NULL : p;
+	return shim_zone_map(sizeof(struct shim_thread));
 }
 
 /* Drop a slot's pages: the kernel hands back zeroes on next touch, so a reused

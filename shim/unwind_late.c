@@ -20,6 +20,7 @@
 #include "config.h"
 #include "unwind.h"
 #include "worker.h"
+#include "zone.h"
 
 #define ARENA_BYTES (4u << 20)
 #define STACK_MAX (64u * 1024)
@@ -51,9 +52,7 @@ int shim_unwind_stash_init(void)
 
 	if (arena)
 		return 0;
-	p = (void *)syscall(SYS_mmap, NULL, ARENA_BYTES, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if ((long)p < 0 && (long)p > -4096)
+	if (!(p = shim_zone_map(ARENA_BYTES)))
 		return -1;
 	arena = p;
 	return 0;

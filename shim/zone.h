@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: MIT */
+/* Shimmer's own tables (the fd table, the thread and profiler slots, the
+ * span rings, the heap sampler's tables, the early-sample arena) carved from
+ * one reservation instead of an mmap each: every process start made about ten
+ * anonymous mappings, a system call and a VMA each. */
+#ifndef SHIM_ZONE_H
+#define SHIM_ZONE_H
+
+#include <stddef.h>
+
+/* size bytes (rounded up to pages), zeroed, page-aligned, never unmapped (a
+ * caller may madvise(MADV_DONTNEED) its own range back to zeroes). From a
+ * SHIM_ZONE_BYTES reservation (MAP_NORESERVE: untouched pages cost no
+ * memory) made by the first call; past its end, an mmap of their own. NULL
+ * when that fails. A fork child keeps what its parent had. errno unchanged.
+ * Thread-safe, lock-free. Async-signal-safe: yes. Allocates: no (maps). */
+#define SHIM_ZONE_BYTES ((size_t)32 << 20)
+void *shim_zone_map(size_t size);
+
+#endif
