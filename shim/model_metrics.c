@@ -117,15 +117,22 @@ static int read_small(const char *path, char *buf, size_t size)
 	return got > 0 ? 0 : -1;
 }
 
-/* Every open fd of the process: /proc/self/fd listed with getdents64 into a
- * buffer on the stack (opendir would malloc 32 KiB and fstat). */
+/* Every open fd of the process. Linux 6.2 and later give the count as the
+ * size of /proc/self/fd: one stat instead of an open, two getdents64 and a
+ * close (a third of a short process's /proc time). Older kernels say 0 there:
+ * the directory listed with getdents64 into a buffer on the stack (opendir
+ * would malloc 32 KiB and fstat). */
 static uint64_t count_fds(void)
 {
 	char buf[4096] __attribute__((aligned(8)));
-	int fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
 	uint64_t n = 0;
 	long got;
+	int fd;
 
+	if (stat("/proc/self/fd", &st) == 0 && st.st_size > 0)
+		return (uint64_t)st.st_size;
+	fd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	while ((got = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
