@@ -78,6 +78,23 @@ def parse(text, what):
     raise RuntimeError("%s printed no result:\n%s" % (what, text))
 
 
+def run_spawns(argv, tmp, spawns, out):
+    """{variant: ns per start} of one b_spawn run that takes the variants in
+    turn, start by start (bench/b_spawn.c), SHIMMER_OUT=out."""
+    preloads = {"native": "-", "shim": LIB, "forward": FWD}
+    args = [a.format(tmp=tmp, shm=os.path.dirname(out), spawns=spawns,
+                     preload=",".join(preloads[v] for v in VARIANTS)) for a in argv]
+    cmd = [os.path.join(BIN, args[0])] + args[1:]
+    p = subprocess.run(cmd, env=env_for("native", out), cwd=tmp, capture_output=True,
+                       text=True, timeout=600)
+    lines = [RESULT.match(l.strip()) for l in p.stdout.splitlines()]
+    lines = [float(m.group(1)) for m in lines if m]
+    if p.returncode != 0 or len(lines) != len(VARIANTS):
+        raise RuntimeError("%s exited %d:\n%s%s" % (" ".join(cmd), p.returncode, p.stdout,
+                                                     p.stderr))
+    return dict(zip(VARIANTS, lines))
+
+
 def run_one(argv, variant, tmp, spawns, out, wrapper=None):
     """ns per op of one run of argv under variant, SHIMMER_OUT=out."""
     preload = {"native": "-", "shim": LIB, "forward": FWD}[variant]
@@ -223,6 +240,12 @@ def main():
     try:
         for r in range(args.rounds if chosen else 0):
             for name, argv, _, _, out in chosen:
+                if argv[0] == "b_spawn":
+                    # process starts: the variants alternate start by start
+                    for v, ns in run_spawns(argv, tmp, args.spawns, outs[out]).items():
+                        res[name][v].append(ns)
+                    shutil.rmtree(outs[out], ignore_errors=True)
+                    continue
                 # rotate the order so no variant always runs first (cache, turbo, drift)
                 order = VARIANTS[r % 3:] + VARIANTS[:r % 3]
                 for v in order:
