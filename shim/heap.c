@@ -71,6 +71,14 @@ static uintptr_t *pcs_store;
 static uint64_t pcs_used, nstacks;
 static struct live *live;
 static size_t live_mask;
+/* What the export walks instead of the whole tables (megabytes of untouched
+ * pages for a short process with one sample, a fault each): a bit per ready
+ * stack id, and a bit per page of the live table that ever held an entry. */
+#define LIVE_PAGE 4096
+#define LIVE_PAGES_MAX 4096 /* the largest table: 1 << 20 entries of 16 bytes */
+static uint64_t stack_bits[SHIM_HEAP_STACKS / 64];
+static uint64_t live_page_bits[LIVE_PAGES_MAX / 64];
+_Static_assert((1u << 20) * 16 / LIVE_PAGE <= LIVE_PAGES_MAX, "every live page has a bit");
 static uintptr_t self_lo, self_hi; /* our own code: frames to leave out */
 static uint64_t n_samples, n_dropped, n_freed, live_bytes, peak_bytes;
 static int sampled; /* set once by the first sample: n_samples lags behind */
@@ -226,6 +234,7 @@ static int64_t intern(const uintptr_t *pcs, uint32_t depth)
 		e->depth = depth;
 		__atomic_fetch_add(&nstacks, 1, __ATOMIC_RELAXED);
 		__atomic_store_n(&e->ready, 1, __ATOMIC_RELEASE);
+		__atomic_fetch_or(&stack_bits[i / 64], 1ull << (i % 64), __ATOMIC_RELEASE);
 		return i;
 	}
 	return -1;
@@ -253,8 +262,12 @@ static int live_put(const void *p, uint64_t val)
 		if ((k == EMPTY || k == TOMB) &&
 		    __atomic_compare_exchange_n(&s->key, &k, BUSY, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
+			size_t pg = i * sizeof(*live) / LIVE_PAGE;
+			uint64_t bit = 1ull << (pg % 64);
 			__atomic_store_n(&s->val, val, __ATOMIC_RELAXED);
 			__atomic_store_n(&s->key, (uintptr_t)p, __ATOMIC_RELEASE);
+			if (!(__atomic_load_n(&live_page_bits[pg / 64], __ATOMIC_RELAXED) & bit))
+				__atomic_fetch_or(&live_page_bits[pg / 64], bit, __ATOMIC_RELEASE);
 			return 0;
 		}
 	}
@@ -560,6 +573,19 @@ uint64_t shim_heap_samples(void)
 	return n ? n : (uint64_t)__atomic_load_n(&sampled, __ATOMIC_RELAXED);
 }
 
+/* The next ready stack id from `from` on, or SHIM_HEAP_STACKS: ids in order. */
+static uint32_t next_stack(uint32_t from)
+{
+	for (uint32_t w = from / 64; w < SHIM_HEAP_STACKS / 64; w++) {
+		uint64_t bits = __atomic_load_n(&stack_bits[w], __ATOMIC_ACQUIRE);
+		if (w == from / 64)
+			bits &= ~0ull << (from % 64);
+		if (bits)
+			return w * 64 + (uint32_t)__builtin_ctzll(bits);
+	}
+	return SHIM_HEAP_STACKS;
+}
+
 void shim_heap_stats(struct shim_heap_stats *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -570,10 +596,8 @@ void shim_heap_stats(struct shim_heap_stats *s)
 	if ((int64_t)s->live_bytes < 0)
 		s->live_bytes = 0; /* frees flushed before the samples they undo */
 	s->peak_bytes = __atomic_load_n(&peak_bytes, __ATOMIC_RELAXED);
-	for (uint32_t i = 0; stacks && i < SHIM_HEAP_STACKS; i++) {
+	for (uint32_t i = next_stack(0); stacks && i < SHIM_HEAP_STACKS; i = next_stack(i + 1)) {
 		struct hcount t;
-		if (!__atomic_load_n(&stacks[i].ready, __ATOMIC_ACQUIRE))
-			continue;
 		sum(i, &t);
 		s->alloc_bytes += t.bytes;
 		s->alloc_objects += shim_round_u64((double)t.objs_fx / OBJ_ONE);
@@ -584,11 +608,9 @@ void shim_heap_foreach_stack(void (*fn)(uint32_t id, const uintptr_t *pcs, uint3
 					uint64_t samples, double objects, double bytes, void *arg),
 			     void *arg)
 {
-	for (uint32_t i = 0; stacks && i < SHIM_HEAP_STACKS; i++) {
+	for (uint32_t i = next_stack(0); stacks && i < SHIM_HEAP_STACKS; i = next_stack(i + 1)) {
 		const struct hstack *e = &stacks[i];
 		struct hcount t;
-		if (!__atomic_load_n(&e->ready, __ATOMIC_ACQUIRE))
-			continue;
 		sum(i, &t);
 		if (t.samples)
 			fn(i, &pcs_store[e->off], e->depth, t.samples, (double)t.objs_fx / OBJ_ONE,
@@ -598,8 +620,17 @@ void shim_heap_foreach_stack(void (*fn)(uint32_t id, const uintptr_t *pcs, uint3
 
 void shim_heap_foreach_live(void (*fn)(uint32_t id, uint64_t size, void *arg), void *arg)
 {
+	const size_t per_page = LIVE_PAGE / sizeof(*live);
+
 	for (size_t i = 0; live && i <= live_mask; i++) {
-		uintptr_t k = __atomic_load_n(&live[i].key, __ATOMIC_ACQUIRE), k2;
+		uintptr_t k, k2;
+		size_t pg = i / per_page;
+		if (!(__atomic_load_n(&live_page_bits[pg / 64], __ATOMIC_ACQUIRE) &
+		      (1ull << (pg % 64)))) {
+			i += per_page - 1 - i % per_page; /* never held an entry */
+			continue;
+		}
+		k = __atomic_load_n(&live[i].key, __ATOMIC_ACQUIRE);
 		uint64_t val;
 		if (k <= TOMB)
 			continue;

@@ -5,11 +5,13 @@
  * only (never a debuginfod download at exit). Without libdw: dladdr. Objects
  * the program dlclose'd are reported at the bias they had (shim/dlmods.c). */
 #include <dlfcn.h>
+#include <elf.h>
 #include <elfutils/libdw.h>
 #include <elfutils/libdwfl.h>
 #include <dwarf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@ static struct {
 static Dwfl *dwfl;
 static Dwfl *gone; /* objects the program dlclose'd, at their old places */
 static int session_open;
+static int lazy; /* a session that wants libdw but has not needed it yet */
 static int system_dwarf; /* read DWARF of system libraries (their debug files) */
 
 static const char *base(const char *path)
@@ -146,6 +149,141 @@ static void report_gone(const struct shim_dlmod *g, void *arg)
 		dw.report_elf(gone, base(g->path), g->path, -1, g->bias, 1);
 }
 
+/* ---- objects libdw knows no more about than dladdr ---- */
+
+/* A stripped object (no .symtab, no DWARF, no MiniDebugInfo) without a
+ * debug file under /usr/lib/debug/.build-id: libdw would name its code from
+ * .dynsym, as dladdr does. A short process whose samples fall only in such
+ * objects (most of a distribution's programs) then never loads libdw and its
+ * libraries, milliseconds at its exit. Decided once per object. */
+#define PLAIN_CAP 64
+static struct {
+	const void *map; /* the object's link_map */
+	int plain;
+} plain_seen[PLAIN_CAP];
+static int nplain;
+
+/* 1: the file at path has a symbol table or debug sections of its own; 0:
+ * none; -1: not readable as ELF. Reads only the section headers and their
+ * names. */
+static int own_debug(const char *path)
+{
+	ElfW(Ehdr) eh;
+	ElfW(Shdr) *sh = NULL;
+	char *names = NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -1;
+	size_t n;
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh) ||
+	    memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 || eh.e_ident[EI_CLASS] != (sizeof(void *) == 8 ? ELFCLASS64 : ELFCLASS32) ||
+	    eh.e_shentsize != sizeof(*sh) || !eh.e_shnum || eh.e_shnum > 4096 ||
+	    eh.e_shstrndx >= eh.e_shnum)
+		goto out;
+	n = eh.e_shnum;
+	if (!(sh = malloc(n * sizeof(*sh))) ||
+	    pread(fd, sh, n * sizeof(*sh), (off_t)eh.e_shoff) != (ssize_t)(n * sizeof(*sh)) ||
+	    sh[eh.e_shstrndx].sh_size > (1u << 20) ||
+	    !(names = malloc(sh[eh.e_shstrndx].sh_size + 1)) ||
+	    pread(fd, names, sh[eh.e_shstrndx].sh_size, (off_t)sh[eh.e_shstrndx].sh_offset) !=
+		    (ssize_t)sh[eh.e_shstrndx].sh_size)
+		goto out;
+	names[sh[eh.e_shstrndx].sh_size] = '\0';
+	r = 0;
+	for (size_t i = 0; i < n && !r; i++) {
+		const char *nm;
+		if (sh[i].sh_name >= sh[eh.e_shstrndx].sh_size)
+			continue;
+		nm = names + sh[i].sh_name;
+		r = !strcmp(nm, ".symtab") || !strncmp(nm, ".debug_", 7) ||
+		    !strncmp(nm, ".zdebug_", 8) || !strcmp(nm, ".gnu_debugdata");
+	}
+out:
+	free(names);
+	free(sh);
+	close(fd);
+	return r;
+}
+
+struct note_find {
+	uintptr_t bias;
+	const char *name;
+	char path[128]; /* the debug file its build ID names, "" when none */
+};
+
+/* The build ID from the object's PT_NOTE segments, as mapped. */
+static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct note_find *nf = arg;
+
+	(void)size;
+	if (info->dlpi_addr != nf->bias || strcmp(info->dlpi_name, nf->name) != 0)
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+		if (ph->p_type != PT_NOTE)
+			continue;
+		while (p + sizeof(ElfW(Nhdr)) <= end) {
+			const ElfW(Nhdr) *nh = (const void *)p;
+			const unsigned char *desc = (const unsigned char *)(p + sizeof(*nh) +
+									 ((nh->n_namesz + 3) & ~3u));
+			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
+			    !memcmp(p + sizeof(*nh), "GNU", 4) && nh->n_descsz >= 2 &&
+			    nh->n_descsz <= 40 && (const char *)desc + nh->n_descsz <= end) {
+				int len = snprintf(nf->path, sizeof(nf->path),
+						   "/usr/lib/debug/.build-id/%02x/", desc[0]);
+				for (unsigned k = 1; k < nh->n_descsz; k++)
+					len += snprintf(nf->path + len, sizeof(nf->path) - (size_t)len,
+							"%02x", desc[k]);
+				snprintf(nf->path + len, sizeof(nf->path) - (size_t)len, ".debug");
+				return 1;
+			}
+			p += sizeof(*nh) + ((nh->n_namesz + 3) & ~3u) + ((nh->n_descsz + 3) & ~3u);
+		}
+	}
+	return 1;
+}
+
+/* Whether the code at pc is in a plain object (see above). */
+static int plain_at(uintptr_t pc)
+{
+	Dl_info info;
+	struct link_map *lm = NULL;
+	struct note_find nf;
+	char exe[512];
+	const char *path;
+	int r;
+
+	if (!pc || !dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+		return 0; /* no object the loader knows: libdw may (an unloaded one) */
+	for (int i = 0; i < nplain; i++)
+		if (plain_seen[i].map == lm)
+			return plain_seen[i].plain;
+	path = info.dli_fname;
+	if (!path || !path[0]) {
+		ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[len > 0 ? len : 0] = '\0';
+		path = exe;
+	}
+	r = own_debug(path); /* unreadable (the vDSO): .dynsym is all there is */
+	if (r <= 0) {
+		memset(&nf, 0, sizeof(nf));
+		nf.bias = lm->l_addr;
+		nf.name = lm->l_name ? lm->l_name : "";
+		dl_iterate_phdr(find_build_id, &nf);
+		r = nf.path[0] && access(nf.path, R_OK) == 0;
+	}
+	if (nplain < PLAIN_CAP) {
+		plain_seen[nplain].map = lm;
+		plain_seen[nplain++].plain = !r;
+	}
+	return !r;
+}
+
+static int start_dw(int with_gone);
+
 int shim_sym_begin(int dwarf)
 {
 	int ngone;
@@ -154,12 +292,28 @@ int shim_sym_begin(int dwarf)
 	session_open = 1;
 	system_dwarf = dwarf >= 2;
 	ngone = (int)shim_dlmod_count();
-	/* code of an unloaded object has no dladdr answer: DWARF then too */
-	if ((!dwarf && !ngone) || !load_dw())
+	/* code of an unloaded object has no dladdr answer: libdw at once then
+	 * (before it is mapped itself). Otherwise libdw waits for the first
+	 * address in an object it knows more about than dladdr does. */
+	if (!dwarf && !ngone)
 		return 0;
+	if (!ngone) {
+		lazy = 1;
+		return 0;
+	}
+	return start_dw(1);
+}
+
+/* Load libdw and report the objects (with_gone: the unloaded ones too, in a
+ * session of their own). 0, or -1 when libdw is missing (dladdr then). */
+static int start_dw(int with_gone)
+{
+	lazy = 0;
+	if (!load_dw())
+		return -1;
 	/* a session of their own: an object Shimmer loaded at export (libdw)
 	 * may sit where one of them was, and the samples predate it */
-	if (ngone && (gone = dw.begin(&callbacks)) != NULL) {
+	if (with_gone && (gone = dw.begin(&callbacks)) != NULL) {
 		dw.report_begin(gone);
 		shim_dlmod_foreach(report_gone, NULL);
 		if (dw.report_end(gone, NULL, NULL) != 0) {
@@ -169,11 +323,12 @@ int shim_sym_begin(int dwarf)
 	}
 	dwfl = dw.begin(&callbacks);
 	if (!dwfl)
-		return 0;
+		return -1;
 	dw.report_begin(dwfl);
 	if (dw.proc_report(dwfl, getpid()) != 0 || dw.report_end(dwfl, NULL, NULL) != 0) {
 		dw.end(dwfl);
 		dwfl = NULL;
+		return -1;
 	}
 	return 0;
 }
@@ -186,6 +341,8 @@ void shim_sym_end(void)
 		dw.end(gone);
 	dwfl = gone = NULL;
 	session_open = 0;
+	lazy = 0;
+	nplain = 0;
 }
 
 char *shim_sym_demangle(const char *name)
@@ -235,17 +392,22 @@ static int set_unknown(struct shim_frame *out, const char *mod)
 static int by_dladdr(uintptr_t pc, struct shim_frame *out)
 {
 	const struct shim_dlmod *g;
+	const ElfW(Sym) *sym = NULL;
 	Dl_info info;
 	char buf[64];
 
-	if (pc && dladdr((void *)pc, &info) && info.dli_fname) {
+	if (pc && dladdr1((void *)pc, &info, (void **)&sym, RTLD_DL_SYMENT) && info.dli_fname) {
 		const char *mod = info.dli_fname[0] ? base(info.dli_fname) : "";
 		if (!mod[0])
 			mod = program_invocation_short_name;
 		out->module = strdup(mod);
 		out->path = strdup(info.dli_fname[0] ? info.dli_fname : mod);
 		out->offset = pc - (uintptr_t)info.dli_fbase;
-		if (info.dli_sname && info.dli_saddr) {
+		/* a symbol that does not cover pc (a static function after an
+		 * exported one) would be a wrong nearest name: glibc's dladdr
+		 * checks st_size itself, this holds it for any loader */
+		if (info.dli_sname && info.dli_saddr && sym && sym->st_size &&
+		    pc - (uintptr_t)info.dli_saddr < sym->st_size) {
 			out->func = shim_sym_demangle(info.dli_sname);
 			out->func_addr = (uintptr_t)info.dli_saddr;
 		} else if (out->module && set_unknown(out, mod) != 0) {
@@ -312,6 +474,8 @@ int shim_sym_pc(uintptr_t pc, struct shim_frame *out)
 	int dwarf_ok;
 
 	memset(out, 0, sizeof(*out));
+	if (lazy && !plain_at(pc))
+		start_dw(0);
 	/* an unloaded object still listed was not replaced by the program's own */
 	mod = gone ? dw.addrmodule(gone, pc) : NULL;
 	if (!mod && dwfl)
