@@ -77,12 +77,12 @@ static int build_callers(struct shim_model_call *c, const struct shim_thread *al
 {
 	size_t cap = 0;
 
-	for (unsigned i = 0; i < SHIM_SITE_CAP; i++) {
-		const struct shim_site *s = &all->site[i];
+	for (uint32_t k = 0, n = shim_site_count(all); k < n; k++) {
+		const struct shim_site *s = shim_site_nth(all, k);
 		struct shim_frame f;
 		size_t j;
 
-		if (!s->pc || s->fn != c->fn || !s->st.calls)
+		if (!s || !s->pc || s->fn != c->fn || !s->st.calls)
 			continue;
 		if (shim_sym_lookup(s->pc, &f) != 0)
 			return -1;

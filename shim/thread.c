@@ -55,10 +55,10 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 		for (unsigned b = 0; b < SHIM_HIST_BUCKETS; b++)
 			dst->hist[i][b] += src->hist[i][b];
 	}
-	for (unsigned i = 0; i < SHIM_SITE_CAP; i++) {
-		const struct shim_site *s = &src->site[i];
+	for (uint32_t k = 0, n = shim_site_count(src); k < n; k++) {
+		const struct shim_site *s = shim_site_nth(src, k);
 		struct shim_site *d;
-		if (!s->pc)
+		if (!s || !s->pc)
 			continue;
 		if (!src->fn_full) {
 			struct shim_stat *f = &dst->fn[s->fn];

@@ -65,6 +65,12 @@ struct shim_thread {
 	 * the last one is +Inf (shim/record.h computes the index from ticks) */
 	uint64_t hist[SHIM_FN_COUNT][SHIM_HIST_BUCKETS];
 	struct shim_errstat err[SHIM_ERR_CAP];
+	/* the claimed entries of site[] (index + 1; 0: being written), in
+	 * claiming order: the export reads these, not the whole table (96 KiB,
+	 * mostly pages never touched). A claim reserves its place atomically: a
+	 * signal handler's call may claim one in the middle of another. */
+	uint32_t nsites;
+	uint16_t used[SHIM_SITE_CAP];
 	struct shim_site site[SHIM_SITE_CAP];
 	struct shim_resstat res[SHIM_RES_CAP];
 };
@@ -134,13 +140,30 @@ static inline struct shim_site *shim_site_get(struct shim_thread *t, uint32_t fn
 		if (s->pc == pc && s->fn == fn)
 			return s;
 		if (!s->pc) {
+			uint32_t k = __atomic_fetch_add(&t->nsites, 1, __ATOMIC_RELAXED);
 			s->fn = fn;
 			s->pc = pc;
+			if (k < SHIM_SITE_CAP)
+				__atomic_store_n(&t->used[k], (uint16_t)(i + 1), __ATOMIC_RELEASE);
 			return s;
 		}
 		i = (i + 1) & (SHIM_SITE_CAP - 1);
 	}
 	return NULL;
+}
+
+/* The k-th site t claimed, for k below shim_site_count(t); NULL while it
+ * is being claimed. */
+static inline uint32_t shim_site_count(const struct shim_thread *t)
+{
+	uint32_t n = __atomic_load_n(&t->nsites, __ATOMIC_ACQUIRE);
+	return n < SHIM_SITE_CAP ? n : SHIM_SITE_CAP;
+}
+
+static inline const struct shim_site *shim_site_nth(const struct shim_thread *t, uint32_t k)
+{
+	uint16_t v = __atomic_load_n(&t->used[k], __ATOMIC_ACQUIRE);
+	return v ? &t->site[v - 1] : NULL;
 }
 
 /* The error counter for (fn, err) in t, claimed if new; NULL when full. */
