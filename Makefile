@@ -9,7 +9,7 @@ CC       ?= cc
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
-            -ftls-model=initial-exec -fno-strict-aliasing -MMD -MP
+            -ftls-model=initial-exec -fno-strict-aliasing -fdata-sections -MMD -MP
 # zlib and libm are opened at first use (shim/libs.c), not linked: every
 # process start would load them (each library costs /bin/true about 70 us);
 # -z defs makes a call libs.c misses a link error. jansson, which every exit
@@ -77,6 +77,7 @@ $(LIB): $(LIB_OBJ) $(BUILD)/exports.map
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) -shared -o $@ $(LIB_OBJ) $(JANSSON_A) $(LDFLAGS) \
 		-Wl,--version-script=$(BUILD)/exports.map -Wl,-z,nodelete $(if $(SAN),,-Wl,-z,defs) \
+		-Wl,--sort-section=name \
 		$(LDLIBS)
 
 $(BUILD)/shimmer: scripts/shimmer

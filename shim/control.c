@@ -20,13 +20,14 @@
 #include "log.h"
 #include "output.h"
 #include "worker.h"
+#include "zone.h"
 
 /* Both fds live in the worker's own fd table (shim/worker.h): only the worker
  * may use or close them; they close when the thread ends. */
 static int listen_fd = -1; /* the listening socket, -1 when none */
 static int dir_fd = -1;	   /* the run folder (O_PATH): bind by it */
 static int owner;	   /* pid that bound the socket: only it removes the file */
-static char sock_file[PATH_MAX]; /* <run folder>/control.sock, to remove it */
+static char sock_file[PATH_MAX] SHIM_BIG; /* <run folder>/control.sock, to remove it */
 
 static void periodic(void *arg)
 {

@@ -10,11 +10,12 @@
 #include <sys/auxv.h>
 
 #include "dlmods.h"
+#include "zone.h"
 
 enum { FREE, CLAIMING, USED };
 
-static struct shim_dlmod mods[SHIM_DLMODS];
-static atomic_int state[SHIM_DLMODS];
+static struct shim_dlmod mods[SHIM_DLMODS] SHIM_BIG;
+static atomic_int state[SHIM_DLMODS] SHIM_BIG;
 static atomic_uint_fast64_t seq;
 static atomic_uint_fast64_t dropped;
 static struct {

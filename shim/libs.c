@@ -23,6 +23,7 @@
 #include "libs.h"
 #include "log.h"
 #include "thread.h"
+#include "zone.h"
 
 /* return type, name, parameters, arguments, what to return when missing */
 #define ZLIB_FNS(X)                                                                                \
@@ -86,7 +87,7 @@ int shim_libs_zlib(void)
 /* ---- the jansson arena ---- */
 
 static __thread struct shim_json_arena *cur; /* this thread's open arena */
-static char first_block[SHIM_ARENA_FIRST] __attribute__((aligned(16)));
+static char first_block[SHIM_ARENA_FIRST] __attribute__((aligned(16))) SHIM_BIG;
 static int first_busy; /* an arena holds first_block (atomic) */
 
 /* A block of at least n more bytes, or -1: the arena is at its cap. */

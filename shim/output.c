@@ -25,6 +25,7 @@
 #include "profiler.h"
 #include "sink.h"
 #include "worker.h"
+#include "zone.h"
 
 struct writer {
 	unsigned fmt; /* enum shim_format: the SHIMMER_FORMATS bit */
@@ -51,7 +52,7 @@ static const struct writer writers[] = {
 	{SHIM_FMT_FLAMEGRAPH, "heap-flamegraph.svg", shim_export_flamegraph_heap, HEAP},
 };
 
-static char run_dir[PATH_MAX];
+static char run_dir[PATH_MAX] SHIM_BIG;
 static int warned_dir, warned_write;
 static unsigned written; /* bit per writers[] entry: in run_dir already */
 /* one flush at a time: the temp names are per pid, and the run folder is made

@@ -40,8 +40,8 @@ struct prof_thread {
 
 enum { FREE, CLAIMING, USED };
 
-static struct prof_thread *slots[SHIM_PROF_THREADS];
-static atomic_int state[SHIM_PROF_THREADS];
+static struct prof_thread *slots[SHIM_PROF_THREADS] SHIM_BIG;
+static atomic_int state[SHIM_PROF_THREADS] SHIM_BIG;
 static __thread struct prof_thread *self __attribute__((tls_model("initial-exec")));
 static atomic_int sampling;	/* the handler records */
 static atomic_int owned;	/* our handler is installed for SIGPROF */
@@ -300,7 +300,7 @@ struct wrap {
 	void *(*start)(void *);
 	void *arg;
 };
-static struct wrap wraps[WRAPS];
+static struct wrap wraps[WRAPS] SHIM_BIG;
 
 static void *wrapped_start(void *p)
 {

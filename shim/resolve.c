@@ -9,10 +9,11 @@
 #include "log.h"
 #include "resolve.h"
 #include "thread.h"
+#include "zone.h"
 
 #define BOOT_SIZE (256 * 1024)
 
-static _Alignas(64) unsigned char boot[BOOT_SIZE];
+static _Alignas(64) unsigned char boot[BOOT_SIZE] SHIM_BIG;
 static atomic_size_t boot_used;
 
 void *shim_boot_alloc(size_t size)

@@ -149,6 +149,21 @@ static void report_gone(const struct shim_dlmod *g, void *arg)
 		dw.report_elf(gone, base(g->path), g->path, -1, g->bias, 1);
 }
 
+/* The program's own file, as libdw names it from /proc/self/maps (argv[0]
+ * may be a link of another name): "" when unknown. Read once. */
+static const char *exe_path(void)
+{
+	static char exe[512];
+	static int done;
+
+	if (!done) {
+		ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		exe[len > 0 ? len : 0] = '\0';
+		done = 1;
+	}
+	return exe;
+}
+
 /* ---- objects libdw knows no more about than dladdr ---- */
 
 /* A stripped object (no .symtab, no DWARF, no MiniDebugInfo) without a
@@ -252,7 +267,6 @@ static int plain_at(uintptr_t pc)
 	Dl_info info;
 	struct link_map *lm = NULL;
 	struct note_find nf;
-	char exe[512];
 	const char *path;
 	int r;
 
@@ -261,12 +275,7 @@ static int plain_at(uintptr_t pc)
 	for (int i = 0; i < nplain; i++)
 		if (plain_seen[i].map == lm)
 			return plain_seen[i].plain;
-	path = info.dli_fname;
-	if (!path || !path[0]) {
-		ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		exe[len > 0 ? len : 0] = '\0';
-		path = exe;
-	}
+	path = info.dli_fname && info.dli_fname[0] ? info.dli_fname : exe_path();
 	r = own_debug(path); /* unreadable (the vDSO): .dynsym is all there is */
 	if (r <= 0) {
 		memset(&nf, 0, sizeof(nf));
@@ -383,7 +392,7 @@ char *shim_sym_demangle(const char *name)
 static int set_unknown(struct shim_frame *out, const char *mod)
 {
 	char buf[512];
-	snprintf(buf, sizeof(buf), "%s+0x%lx", mod, (unsigned long)out->offset);
+	snprintf(buf, sizeof(buf), "%.400s+0x%lx", mod, (unsigned long)out->offset);
 	out->func = strdup(buf);
 	return out->func ? 0 : -1;
 }
@@ -397,11 +406,13 @@ static int by_dladdr(uintptr_t pc, struct shim_frame *out)
 	char buf[64];
 
 	if (pc && dladdr1((void *)pc, &info, (void **)&sym, RTLD_DL_SYMENT) && info.dli_fname) {
-		const char *mod = info.dli_fname[0] ? base(info.dli_fname) : "";
+		/* the program itself has no name here: its file's, as libdw says */
+		const char *path = info.dli_fname[0] ? info.dli_fname : exe_path();
+		const char *mod = base(path);
 		if (!mod[0])
 			mod = program_invocation_short_name;
 		out->module = strdup(mod);
-		out->path = strdup(info.dli_fname[0] ? info.dli_fname : mod);
+		out->path = strdup(path[0] ? path : mod);
 		out->offset = pc - (uintptr_t)info.dli_fbase;
 		/* a symbol that does not cover pc (a static function after an
 		 * exported one) would be a wrong nearest name: glibc's dladdr

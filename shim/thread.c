@@ -22,8 +22,8 @@ uint64_t shim_threads_untracked;
 
 enum { FREE, CLAIMING, USED, DYING };
 
-static struct shim_thread *slots[SHIM_MAX_THREADS];
-static atomic_int state[SHIM_MAX_THREADS];
+static struct shim_thread *slots[SHIM_MAX_THREADS] SHIM_BIG;
+static atomic_int state[SHIM_MAX_THREADS] SHIM_BIG;
 static struct shim_thread *exited; /* merged stats of threads that ended */
 static int exited_used;		   /* something was merged into it */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;

@@ -151,7 +151,7 @@ static struct {
  * unwind may read (unwind tables, code). */
 static struct seg {
 	uintptr_t lo, hi;
-} segs[SEGS_MAX];
+} segs[SEGS_MAX] SHIM_BIG;
 static int nsegs;
 
 static int add_segs(struct dl_phdr_info *info, size_t size, void *arg)

@@ -17,4 +17,11 @@
 #define SHIM_ZONE_BYTES ((size_t)32 << 20)
 void *shim_zone_map(size_t size);
 
+/* A static table of 4 KiB or more: placed after all the small variables
+ * (the library is linked with -fdata-sections and --sort-section=name, and
+ * "~" sorts last), so that the few hundred small ones share a handful of
+ * pages instead of being spread between the tables over twenty: each page a
+ * process touches is a fault at its start. */
+#define SHIM_BIG __attribute__((section(".bss.~big")))
+
 #endif
