@@ -83,7 +83,7 @@ static double symbolize(const uintptr_t *pcs, struct shim_frame *keep)
 	double t0 = bench_now();
 	struct shim_frame f;
 
-	shim_sym_begin(2);
+	shim_sym_begin(SHIM_SYM_FULL);
 	for (int i = 0; i < NPCS; i++) {
 		if (shim_sym_pc(pcs[i], keep ? &keep[i] : &f) != 0)
 			exit(3);

@@ -119,14 +119,20 @@ static int build_callers(struct shim_model_call *c, const struct shim_thread *al
 	return 0;
 }
 
-/* How hard to look for names: a process with a handful of samples (a build's
- * many short ones) gets the symbols its objects carry; one with a real profile
- * also gets the separate debug files (shim/symbols.h). */
-#define SYM_DEBUG_FILES_SAMPLES 100
+/* How hard to look for names (shim/symbols.h): a short process with a sample
+ * or two (a build's many) gets the symbols its objects carry; one that ran a
+ * tenth of a second, for which the milliseconds hardly show, also those of
+ * the separate debug files; a real profile also the system libraries' DWARF. */
+#define SYM_SYSTEM_DWARF_SAMPLES 100
+#define SYM_DEBUG_FILES_SECONDS 0.1
 
 static int sym_level(uint64_t samples)
 {
-	return samples == 0 ? 0 : samples < SYM_DEBUG_FILES_SAMPLES ? 1 : 2;
+	if (!samples)
+		return SHIM_SYM_DYNAMIC;
+	if (samples >= SYM_SYSTEM_DWARF_SAMPLES)
+		return SHIM_SYM_FULL;
+	return shim_clock_run_seconds() >= SYM_DEBUG_FILES_SECONDS ? SHIM_SYM_DEBUG : SHIM_SYM_OWN;
 }
 
 /* The trace part for the trace files only (the executable's path, the host,

@@ -49,7 +49,8 @@ static Dwfl *dwfl;
 static Dwfl *gone; /* objects the program dlclose'd, at their old places */
 static int session_open;
 static int lazy; /* a session that wants libdw but has not needed it yet */
-static int system_dwarf; /* read DWARF of system libraries (their debug files) */
+static int debug_files;	 /* read separate debug files (SHIM_SYM_DEBUG) */
+static int system_dwarf; /* read system libraries' DWARF (SHIM_SYM_FULL) */
 
 static const char *base(const char *path)
 {
@@ -67,6 +68,11 @@ static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *modname, Dwar
 	int n, len, fd;
 
 	(void)ud, (void)modname, (void)b, (void)file, (void)link, (void)crc;
+	/* below SHIM_SYM_DEBUG, the symbols the objects carry: libc's debug
+	 * file alone (libc6-dbg) is thousands of symbols for libdw to read and
+	 * sort, milliseconds at the exit of every short process it is in */
+	if (!debug_files)
+		return -1;
 	n = dw.build_id(mod, &id, &vaddr);
 	if (n <= 1)
 		return -1;
@@ -166,9 +172,9 @@ static const char *exe_path(void)
 
 /* ---- objects libdw knows no more about than dladdr ---- */
 
-/* A stripped object (no .symtab, no DWARF, no MiniDebugInfo) without a
- * debug file under /usr/lib/debug/.build-id: libdw would name its code from
- * .dynsym, as dladdr does. A short process whose samples fall only in such
+/* A stripped object (no .symtab, no DWARF, no MiniDebugInfo), and from
+ * SHIM_SYM_DEBUG on also without a debug file under /usr/lib/debug/.build-id:
+ * libdw would name its code from .dynsym, as dladdr does. A short process whose samples fall only in such
  * objects (most of a distribution's programs) then never loads libdw and its
  * libraries, milliseconds at its exit. Decided once per object. */
 #define PLAIN_CAP 64
@@ -275,9 +281,12 @@ static int plain_at(uintptr_t pc)
 	for (int i = 0; i < nplain; i++)
 		if (plain_seen[i].map == lm)
 			return plain_seen[i].plain;
-	path = info.dli_fname && info.dli_fname[0] ? info.dli_fname : exe_path();
-	r = own_debug(path); /* unreadable (the vDSO): .dynsym is all there is */
-	if (r <= 0) {
+	/* dladdr names the program by its argv[0]: its file is /proc/self/exe */
+	path = lm->l_name && lm->l_name[0] ? lm->l_name : exe_path();
+	/* 1: a symbol table or DWARF of its own; 0: none; -1: unreadable (the
+	 * vDSO): .dynsym is all there is then too */
+	r = own_debug(path) > 0;
+	if (!r && debug_files) {
 		memset(&nf, 0, sizeof(nf));
 		nf.bias = lm->l_addr;
 		nf.name = lm->l_name ? lm->l_name : "";
@@ -293,18 +302,19 @@ static int plain_at(uintptr_t pc)
 
 static int start_dw(int with_gone);
 
-int shim_sym_begin(int dwarf)
+int shim_sym_begin(int level)
 {
 	int ngone;
 
 	shim_sym_end();
 	session_open = 1;
-	system_dwarf = dwarf >= 2;
+	debug_files = level >= SHIM_SYM_DEBUG;
+	system_dwarf = level >= SHIM_SYM_FULL;
 	ngone = (int)shim_dlmod_count();
 	/* code of an unloaded object has no dladdr answer: libdw at once then
 	 * (before it is mapped itself). Otherwise libdw waits for the first
 	 * address in an object it knows more about than dladdr does. */
-	if (!dwarf && !ngone)
+	if (level == SHIM_SYM_DYNAMIC && !ngone)
 		return 0;
 	if (!ngone) {
 		lazy = 1;
@@ -402,12 +412,17 @@ static int by_dladdr(uintptr_t pc, struct shim_frame *out)
 {
 	const struct shim_dlmod *g;
 	const ElfW(Sym) *sym = NULL;
+	struct link_map *lm = NULL;
 	Dl_info info;
 	char buf[64];
 
 	if (pc && dladdr1((void *)pc, &info, (void **)&sym, RTLD_DL_SYMENT) && info.dli_fname) {
-		/* the program itself has no name here: its file's, as libdw says */
-		const char *path = info.dli_fname[0] ? info.dli_fname : exe_path();
+		/* dladdr names the program by its argv[0]: its file instead, as
+		 * libdw does (a link of another name, a relative path) */
+		const char *path = dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) &&
+						   lm && !(lm->l_name && lm->l_name[0])
+					   ? exe_path()
+					   : info.dli_fname;
 		const char *mod = base(path);
 		if (!mod[0])
 			mod = program_invocation_short_name;
@@ -549,7 +564,7 @@ int shim_sym_lookup(const void *pc, struct shim_frame *out)
 	int r;
 
 	if (!session_open)
-		shim_sym_begin(1);
+		shim_sym_begin(SHIM_SYM_OWN);
 	/* a return address points after the call: describe the call itself */
 	r = shim_sym_pc(pc ? (uintptr_t)pc - 1 : 0, out);
 	if (r == 0 && pc)

@@ -21,16 +21,22 @@ struct shim_frame {
 };
 
 /* Open a symbolization session over the current mappings (/proc/self/maps).
- * dwarf 0: the ELF dynamic symbols via dladdr only; 1: libdw (loaded on first
- * use): every object's symbol tables (separate debug files under
- * /usr/lib/debug included) and the DWARF (file:line) of all but the system
- * libraries; 2: the system libraries' DWARF too, which lives compressed in
- * their debug files (libc6-dbg, -dbgsym) and costs tens of milliseconds to
- * open: the model asks for it only for a process with enough samples. Opening libdw
+ * level (below): how hard to look. libdw is loaded by the first address in an
+ * object it knows more about than dladdr at that level. Opening libdw
  * itself costs milliseconds (libelf, liblzma, libbz2...), so a process with no
  * sample gets level 0. Returns 0. Export time only: allocates, reads files,
  * takes the loader's lock. Pair with shim_sym_end. */
-int shim_sym_begin(int dwarf);
+enum shim_sym_level {
+	SHIM_SYM_DYNAMIC, /* the ELF dynamic symbols via dladdr only */
+	SHIM_SYM_OWN,	  /* libdw: the symbol tables and DWARF (file:line) the
+			   * objects carry, but not the system libraries' DWARF */
+	SHIM_SYM_DEBUG,	  /* also the symbols of separate debug files under
+			   * /usr/lib/debug (libc6-dbg, -dbgsym): libc's alone
+			   * take libdw about 2 ms to read and sort */
+	SHIM_SYM_FULL,	  /* also the system libraries' DWARF in those files:
+			   * compressed, tens of milliseconds to open */
+};
+int shim_sym_begin(int level);
 
 /* Close the session opened by shim_sym_begin. */
 void shim_sym_end(void);

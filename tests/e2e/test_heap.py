@@ -163,6 +163,39 @@ class TestHeap(ShimTest):
         stacks = folded(os.path.join(d, "heap.folded"))
         self.assertTrue(any(s.endswith(";main;churn") for s in stacks), list(stacks))
 
+    def loaded(self, cmd, exe):
+        """(objects the loader opened, the heap.folded stacks) of cmd run with
+        a sample every 4 KiB on average (a few dozen: below the 100 that ask
+        for debug files) and CPU sampling off."""
+        dbg = os.path.join(self.tmp, "ld-debug")
+        run = self.run_shim(cmd, env={"SHIMMER_HEAP_SAMPLE": "4096", "SHIMMER_HZ": "0",
+                                      "LD_DEBUG": "files", "LD_DEBUG_OUTPUT": dbg})
+        d = self.folder(run, exe)
+        text = ""
+        for f in os.listdir(self.tmp):
+            if f.startswith("ld-debug."):
+                with open(os.path.join(self.tmp, f), errors="replace") as fh:
+                    text += fh.read()
+        self.assertIn("libshimmer.so", text)  # the loader's trace works
+        return text, folded(os.path.join(d, "heap.folded"))
+
+    @unittest.skipIf(SAN, "under ASan its allocator answers malloc first: no heap samples")
+    def test_stripped_short_process_never_loads_libdw(self):
+        # cat is stripped and ends at once: its samples are named from the
+        # dynamic symbols (all libdw would find in it and in libc at this
+        # level), so libdw and its libraries are never opened
+        text, stacks = self.loaded(["cat", "/etc/hostname"], "cat")
+        self.assertNotIn("libdw", text)
+        self.assertTrue(stacks)
+        self.assertTrue(any("__libc_start_main" in s for s in stacks), stacks)
+
+    @unittest.skipIf(SAN, "under ASan its allocator answers malloc first: no heap samples")
+    def test_symbol_table_loads_libdw(self):
+        # t_heap_alloc has a symbol table (static functions): libdw names them
+        text, stacks = self.loaded([target("t_heap_alloc")], "t_heap_alloc")
+        self.assertIn("libdw", text)
+        self.assertTrue(any(";main;" in s for s in stacks), stacks)
+
     def test_off(self):
         run = self.run_shim([target("t_heap_leak"), "0"], env={"SHIMMER_HEAP_SAMPLE": "0"})
         d = self.folder(run, "t_heap_leak")

@@ -52,7 +52,7 @@ static void plain_then_full(void **state)
 	assert_non_null(hidden_addr);
 	assert_false(mapped("libdw"));
 
-	shim_sym_begin(1);
+	shim_sym_begin(SHIM_SYM_OWN);
 	assert_int_equal(shim_sym_pc((uintptr_t)work + 1, &f), 0);
 	assert_string_equal(f.func, "plain_work");
 	assert_string_equal(f.module, "libplain.so");
