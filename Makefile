@@ -10,12 +10,13 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -ftls-model=initial-exec -fno-strict-aliasing -fdata-sections -MMD -MP
-# zlib and libm are opened at first use (shim/libs.c), not linked: every
-# process start would load them (each library costs /bin/true about 70 us);
-# -z defs makes a call libs.c misses a link error. jansson, which every exit
-# uses, is linked in from its static archive (hidden, our own copy).
+# libm is opened at first use (shim/libs.c), not linked: every process start
+# would load it (each library costs /bin/true about 70 us); -z defs makes a
+# call libs.c misses a link error. jansson, which every exit uses, and zlib
+# are linked in from their static archives (hidden, our own copies).
 LDLIBS   := -ldl -lpthread
 JANSSON_A = $(shell $(CC) -print-file-name=libjansson.a)
+ZLIB_A    = $(shell $(CC) -print-file-name=libz.a)
 
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -75,7 +76,7 @@ $(BUILD)/exports.map: hooks/EXPORTS
 
 $(LIB): $(LIB_OBJ) $(BUILD)/exports.map
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared -o $@ $(LIB_OBJ) $(JANSSON_A) $(LDFLAGS) \
+	$(Q)$(CC) -shared -o $@ $(LIB_OBJ) $(JANSSON_A) $(ZLIB_A) $(LDFLAGS) \
 		-Wl,--version-script=$(BUILD)/exports.map -Wl,-z,nodelete $(if $(SAN),,-Wl,-z,defs) \
 		-Wl,--sort-section=name \
 		$(LDLIBS)
@@ -125,7 +126,7 @@ $(BUILD)/targets/%: tests/targets/%.cc
 $(BUILD)/unit/%: tests/unit/%.c $(CORE_OBJ)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(JANSSON_A) $(LDLIBS) -lz -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ -lcmocka $(JANSSON_A) $(ZLIB_A) $(LDLIBS) -lm
 
 $(BUILD)/bench/%: bench/%.c bench/bench.h
 	@mkdir -p $(dir $@)
@@ -134,7 +135,7 @@ $(BUILD)/bench/%: bench/%.c bench/bench.h
 # Export speed: the writers and the symbolizer linked in like the unit tests.
 $(BUILD)/bench/x_export: bench/x_export.c bench/bench.h $(CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ $(JANSSON_A) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -rdynamic $< $(CORE_OBJ) -o $@ $(JANSSON_A) $(ZLIB_A) $(LDLIBS)
 
 $(BUILD)/bench/forward.so: bench/forward.c
 	@mkdir -p $(dir $@)

@@ -1,23 +1,19 @@
 /* SPDX-License-Identifier: MIT */
-/* The zlib and libm functions Shimmer calls, defined here (hidden) with the
- * libraries' own prototypes and forwarded to the library, opened with
- * dlopen(RTLD_LOCAL) by the first call: a process that never writes gzip or
- * takes a heap sample never maps them, and none pays their load at start.
- * Each list below must name every such function the code calls: a missing
- * one fails the link (no -lz -lm, -z defs). And jansson, linked in (our own
- * hidden copy): its setup at first use, and its allocator while a writer
- * runs, a bump arena. */
+/* The libm function Shimmer calls (the heap sampler's expm1), defined here
+ * (hidden) with libm's own prototype and forwarded to libm, opened with
+ * dlopen(RTLD_LOCAL) by the first heap sample: no process pays its load at
+ * start (no -lm; -z defs makes a missed call a link error). And jansson,
+ * linked in (our own hidden copy): its setup at first use, and its allocator
+ * while a writer runs, a bump arena. */
 #include <dlfcn.h>
 #include <jansson.h>
 #include <link.h>
 #include <math.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "clock.h"
 #include "libs.h"
@@ -25,64 +21,10 @@
 #include "thread.h"
 #include "zone.h"
 
-/* return type, name, parameters, arguments, what to return when missing */
-#define ZLIB_FNS(X)                                                                                \
-	X(int, deflateInit2_,                                                                      \
-	  (z_streamp s, int level, int method, int bits, int mem, int strategy, const char *ver,   \
-	   int size),                                                                              \
-	  (s, level, method, bits, mem, strategy, ver, size), Z_STREAM_ERROR)                      \
-	X(int, deflate, (z_streamp s, int flush), (s, flush), Z_STREAM_ERROR)                      \
-	X(int, deflateEnd, (z_streamp s), (s), Z_STREAM_ERROR)                                     \
-	X(uLong, deflateBound, (z_streamp s, uLong n), (s, n), 0)
-
-struct lib {
-	const char *soname;
-	int state;	     /* 0 not yet, 1 loaded, -1 failed (atomic) */
-	void *handle;
-	int missing;	     /* a function was not found (said once) */
-};
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-
-#define PTR(ret, name, params, args, fail) static __typeof__(&name) p_##name;
-ZLIB_FNS(PTR)
-
 static int math_state; /* libm: 0 not yet, 1 loaded, 2 being loaded, -1 failed (atomic) */
 static __typeof__(&expm1) p_expm1;
 
-static struct lib zlib = {.soname = "libz.so.1"};
 static int jansson_ready; /* seeded, our allocator set (atomic) */
-
-static int open_lib(struct lib *l)
-{
-	int st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
-	void *h;
-
-	if (st)
-		return st > 0 ? 0 : -1;
-	pthread_mutex_lock(&lock);
-	st = __atomic_load_n(&l->state, __ATOMIC_ACQUIRE);
-	if (!st) {
-		shim_tls.internal++; /* the loader's allocations are ours */
-		/* lazily bound: of its imports only those our calls reach get
-		 * looked up */
-		h = dlopen(l->soname, RTLD_LAZY | RTLD_LOCAL);
-		l->handle = h;
-		st = h ? 1 : -1;
-		if (st < 0)
-			shim_err("cannot load %s: the outputs that need it are not written",
-				 l->soname);
-		shim_tls.internal--;
-		__atomic_store_n(&l->state, st, __ATOMIC_RELEASE);
-	}
-	pthread_mutex_unlock(&lock);
-	return st > 0 ? 0 : -1;
-}
-
-int shim_libs_zlib(void)
-{
-	return open_lib(&zlib);
-}
 
 /* ---- the jansson arena ---- */
 
@@ -186,49 +128,12 @@ void shim_libs_json_arena_end(struct shim_json_arena *a)
 
 void shim_libs_fork_child(void)
 {
-	pthread_mutex_init(&lock, NULL);
 	/* an arena another thread had open is not the child's */
 	__atomic_store_n(&first_busy, 0, __ATOMIC_RELAXED);
 	/* a libm load another thread was making: try again */
 	if (__atomic_load_n(&math_state, __ATOMIC_RELAXED) == 2)
 		__atomic_store_n(&math_state, 0, __ATOMIC_RELAXED);
 }
-
-static inline int ready(struct lib *l)
-{
-	return __builtin_expect(__atomic_load_n(&l->state, __ATOMIC_ACQUIRE) > 0, 1) ||
-	       open_lib(l) == 0;
-}
-
-/* The function name of l, looked up at its first call (a short process
- * calls a dozen of the list): NULL when l cannot be loaded or lacks it (said
- * once). */
-static void *lazy(struct lib *l, void **slot, const char *name)
-{
-	void *p = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-
-	if (__builtin_expect(p != NULL, 1) || !ready(l))
-		return p;
-	shim_tls.internal++;
-	p = dlsym(l->handle, name);
-	shim_tls.internal--;
-	if (p)
-		__atomic_store_n(slot, p, __ATOMIC_RELEASE);
-	else if (!__atomic_exchange_n(&l->missing, 1, __ATOMIC_RELAXED))
-		shim_err("%s has no %s: the outputs that need it are not written", l->soname,
-			 name);
-	return p;
-}
-
-#define FWD(lib, ret, name, params, args, fail)                                                    \
-	ret name params                                                                            \
-	{                                                                                          \
-		__typeof__(&name) fwd_ = lazy(&lib, (void **)&p_##name, #name);                    \
-		return fwd_ ? fwd_ args : fail;                                                    \
-	}
-#define ZFWD(ret, name, params, args, fail) FWD(zlib, ret, name, params, args, fail)
-ZLIB_FNS(ZFWD)
-
 
 /* ---- libm: the heap sampler's weights ---- */
 

@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* zlib and libm, opened on first use instead of linked: only pprof's gzip and
- * heap samples need them, and each library a process maps costs it about
- * 70 us here (libm: its IFUNC relocations). shim/libs.c defines the few
- * functions of theirs that Shimmer calls, hidden, with their own prototypes
- * (from <zlib.h>, <math.h>); each forwards to the library, which the first
- * call opens with dlopen(RTLD_LOCAL). Callers keep calling deflate* and
- * expm1 as before; expm1 returns NAN when libm cannot be loaded.
+/* libm, opened on first use instead of linked: only heap samples need it
+ * (expm1), and each library a process maps costs it about 70 us here (libm:
+ * its IFUNC relocations). shim/libs.c defines expm1, hidden, with libm's own
+ * prototype, forwarding to libm, which the first call opens with
+ * dlopen(RTLD_LOCAL); it returns NAN when libm cannot be loaded.
  *
- * jansson, which every process's exit writers use, is linked in instead
- * (libjansson.a, hidden: our own copy, apart from any jansson the program
- * has): a dlopen at each exit cost as much as a library at start. */
+ * jansson, which every process's exit writers use, and zlib (pprof's gzip,
+ * the OTLP push's compression) are linked in instead from their static
+ * archives (hidden: our own copies, apart from any the program has): a
+ * dlopen cost as much as a library at start. */
 #ifndef SHIM_LIBS_H
 #define SHIM_LIBS_H
 
@@ -27,11 +26,6 @@ static inline uint64_t shim_round_u64(double x)
  * calls it, so does any code that makes a json_t without an arena first.
  * Thread-safe. Async-signal-safe: no. Allocates: no. */
 void shim_libs_jansson(void);
-
-/* Open zlib now (export time): 0, or -1 with one "shimmer: " line; deflate*
- * then return Z_STREAM_ERROR (deflateBound 0). Thread-safe. Async-signal-safe:
- * no (dlopen). Allocates: yes. Locks: its own mutex, the loader's. */
-int shim_libs_zlib(void);
 
 /* A bump arena for jansson's allocations: while one is open on a thread,
  * every jansson value that thread makes (and the dump's own bookkeeping)

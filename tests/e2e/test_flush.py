@@ -129,7 +129,7 @@ class TestFlush(ShimTest):
         d = t.folder()
         pst = os.path.join(d, "profile.pstats")
         # every file of the first flush (each appears whole, by rename): the
-        # first flush also opens jansson and zlib, after profile.pstats
+        # first flush also opens libdw, before the first file appears
         wait_for(lambda: all(os.path.exists(os.path.join(d, n)) for n in OUTPUTS),
                  "the first periodic flush")
         self.assertIsNone(t.proc.poll(), "t_long ended on its own")
