@@ -86,6 +86,17 @@ static void *boot_move(void *old, size_t n)
 	return p;
 }
 
+/* The hot hooks keep their fast path to what every call needs, so that
+ * little is live across the real call (each callee-saved register is a push
+ * and a pop a call): a failure, the boot arena, a sampled old block go out of
+ * line. */
+static __attribute__((noinline, cold)) void *malloc_failed(size_t n)
+{
+	shim_rec_alloc(SHIM_FN_malloc, 0, 1);
+	shim_heap_alloc(NULL, n);
+	return NULL;
+}
+
 SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 {
 	void *p;
@@ -95,7 +106,9 @@ SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 	if (!SHIM_RESOLVE(malloc))
 		return no_memory();
 	p = real_malloc(n);
-	shim_rec_alloc(SHIM_FN_malloc, p ? n : 0, p == NULL);
+	if (unlikely(!p))
+		return malloc_failed(n);
+	shim_rec_alloc(SHIM_FN_malloc, n, 0);
 	shim_heap_alloc(p, n);
 	return p;
 }
@@ -120,7 +133,7 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 /* realloc is a free of old and an allocation of n for the heap profile. A
  * sampled old block is forgotten before the real call (afterwards another
  * thread may already hold its address) and put back if the call fails. */
-SHIM_EXPORT void *realloc(void *old, size_t n)
+static __attribute__((noinline, cold)) void *realloc_slow(void *old, size_t n)
 {
 	void *p;
 	uint64_t was;
@@ -137,6 +150,30 @@ SHIM_EXPORT void *realloc(void *old, size_t n)
 	shim_rec_alloc(SHIM_FN_realloc, p ? n : 0, p == NULL && (n != 0 || old == NULL));
 	if (__builtin_expect(was != 0, 0) && !p && n != 0)
 		shim_heap_restore(old, was);
+	shim_heap_alloc(p, n);
+	return p;
+}
+
+static __attribute__((noinline, cold)) void *realloc_null(const void *old, size_t n)
+{
+	shim_rec_alloc(SHIM_FN_realloc, 0, n != 0 || old == NULL);
+	shim_heap_alloc(NULL, n);
+	return NULL;
+}
+
+SHIM_EXPORT __attribute__((hot)) void *realloc(void *old, size_t n)
+{
+	void *p;
+
+	/* the boot arena, a thread resolving, a sampled block (or its
+	 * neighbour in the filter), the real one not found yet: the full path */
+	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED) | shim_tls.resolving) ||
+	    unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(!real_realloc))
+		return realloc_slow(old, n);
+	p = real_realloc(old, n);
+	if (unlikely(!p))
+		return realloc_null(old, n);
+	shim_rec_alloc(SHIM_FN_realloc, n, 0);
 	shim_heap_alloc(p, n);
 	return p;
 }
