@@ -58,14 +58,29 @@ static const char *base(const char *path)
 	return s ? s + 1 : path;
 }
 
-/* Separate debug info by build ID: /usr/lib/debug/.build-id/ab/cdef....debug */
+/* The separate debug file a build ID names, /usr/lib/debug/.build-id/ab/
+ * cdef....debug, into path; 0, or -1 for an ID too short to name one. */
+static int debug_path(const unsigned char *id, size_t n, char *path, size_t size)
+{
+	size_t len;
+
+	if (n <= 1)
+		return -1;
+	len = (size_t)snprintf(path, size, "/usr/lib/debug/.build-id/%02x/", id[0]);
+	for (size_t i = 1; i < n && len + 16 < size; i++)
+		len += (size_t)snprintf(path + len, size - len, "%02x", id[i]);
+	snprintf(path + len, size - len, ".debug");
+	return 0;
+}
+
+/* Separate debug info by build ID (debug_path). */
 static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *modname, Dwarf_Addr b,
 			  const char *file, const char *link, GElf_Word crc, char **name)
 {
 	const unsigned char *id;
 	GElf_Addr vaddr;
 	char path[512];
-	int n, len, fd;
+	int n, fd;
 
 	(void)ud, (void)modname, (void)b, (void)file, (void)link, (void)crc;
 	/* below SHIM_SYM_DEBUG, the symbols the objects carry: libc's debug
@@ -74,12 +89,8 @@ static int find_debuginfo(Dwfl_Module *mod, void **ud, const char *modname, Dwar
 	if (!debug_files)
 		return -1;
 	n = dw.build_id(mod, &id, &vaddr);
-	if (n <= 1)
+	if (n <= 0 || debug_path(id, (size_t)n, path, sizeof(path)) != 0)
 		return -1;
-	len = snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%02x/", id[0]);
-	for (int i = 1; i < n && len + 16 < (int)sizeof(path); i++)
-		len += snprintf(path + len, sizeof(path) - (size_t)len, "%02x", id[i]);
-	snprintf(path + len, sizeof(path) - (size_t)len, ".debug");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0)
 		*name = strdup(path);
@@ -230,40 +241,23 @@ out:
 struct note_find {
 	uintptr_t bias;
 	const char *name;
-	char path[128]; /* the debug file its build ID names, "" when none */
+	char path[512]; /* the debug file its build ID names, "" when none */
 };
 
-/* The build ID from the object's PT_NOTE segments, as mapped. */
+/* The object's build ID, from its notes as mapped (shim/dlmods.c reads
+ * them), as the name of its debug file. */
 static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	struct note_find *nf = arg;
+	unsigned char id[SHIM_BUILD_ID_MAX];
+	size_t n;
 
 	(void)size;
 	if (info->dlpi_addr != nf->bias || strcmp(info->dlpi_name, nf->name) != 0)
 		return 0;
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
-		if (ph->p_type != PT_NOTE)
-			continue;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const void *)p;
-			const unsigned char *desc = (const unsigned char *)(p + sizeof(*nh) +
-									 ((nh->n_namesz + 3) & ~3u));
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 &&
-			    !memcmp(p + sizeof(*nh), "GNU", 4) && nh->n_descsz >= 2 &&
-			    nh->n_descsz <= 40 && (const char *)desc + nh->n_descsz <= end) {
-				int len = snprintf(nf->path, sizeof(nf->path),
-						   "/usr/lib/debug/.build-id/%02x/", desc[0]);
-				for (unsigned k = 1; k < nh->n_descsz; k++)
-					len += snprintf(nf->path + len, sizeof(nf->path) - (size_t)len,
-							"%02x", desc[k]);
-				snprintf(nf->path + len, sizeof(nf->path) - (size_t)len, ".debug");
-				return 1;
-			}
-			p += sizeof(*nh) + ((nh->n_namesz + 3) & ~3u) + ((nh->n_descsz + 3) & ~3u);
-		}
-	}
+	n = shim_dlmod_build_id(info, id, sizeof(id));
+	if (debug_path(id, n, nf->path, sizeof(nf->path)) != 0)
+		nf->path[0] = '\0';
 	return 1;
 }
 
