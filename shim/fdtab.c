@@ -23,7 +23,10 @@
 #define FD_KIND_SHIFT 24
 
 static struct shim_resource *res; /* [SHIM_RES_CAP] */
-static _Atomic uint32_t *rhash;    /* [HASH_CAP]: id + 1, 0 = empty */
+/* [HASH_CAP]: id + 1, 0 = empty. Two bytes an entry: the index is read where
+ * names hash to, so its size is the pages a process's first opens fault in. */
+static _Atomic uint16_t *rhash;
+_Static_assert(SHIM_RES_CAP <= 65535, "rhash holds id + 1 in 16 bits");
 _Atomic uint32_t *shim_fd_tab SHIM_HOT;     /* [SHIM_FD_CAP]: FD_KNOWN | kind << 24 | id */
 static atomic_uint res_next = 1;   /* 0 is "(other)" */
 static atomic_uint_fast64_t res_full;
@@ -99,7 +102,7 @@ uint32_t shim_res_intern(unsigned kind, const char *name, size_t len)
 	h = hash_name(kind, name, len);
 	i = h & (HASH_CAP - 1);
 	for (uint32_t n = 0; n < HASH_CAP; n++, i = (i + 1) & (HASH_CAP - 1)) {
-		uint32_t cur = atomic_load_explicit(&rhash[i], memory_order_acquire);
+		uint16_t cur = atomic_load_explicit(&rhash[i], memory_order_acquire);
 		if (cur) {
 			if (same(&res[cur - 1], kind, name, len))
 				return cur - 1;
@@ -116,7 +119,7 @@ uint32_t shim_res_intern(unsigned kind, const char *name, size_t len)
 			res[id].len = (uint16_t)len;
 			res[id].kind = (uint8_t)kind;
 		}
-		if (atomic_compare_exchange_strong_explicit(&rhash[i], &cur, id + 1,
+		if (atomic_compare_exchange_strong_explicit(&rhash[i], &cur, (uint16_t)(id + 1),
 							    memory_order_release,
 							    memory_order_acquire))
 			return id;

@@ -237,7 +237,8 @@ static int build(struct shim_model *m, int full)
 		c->errors = all->fn[fn].errors;
 		c->bytes = all->fn[fn].bytes;
 		c->seconds = (double)all->fn[fn].ticks * npt * 1e-9;
-		memcpy(c->hist, all->hist[fn], sizeof(c->hist));
+		if (shim_hist_find(all, fn))
+			memcpy(c->hist, shim_hist_find(all, fn), sizeof(c->hist));
 		if (full && build_callers(c, all, npt) != 0)
 			goto fail;
 	}

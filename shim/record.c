@@ -76,7 +76,7 @@ void shim_rec_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t dt, int64_
 	t = shim_thread_self();
 	if (!t)
 		goto span;
-	t->hist[fn][shim_hist_bucket(dt)]++;
+	shim_hist_of(t, fn)[shim_hist_bucket(dt)]++;
 	if (err) {
 		struct shim_errstat *e = shim_err_get(t, fn, err);
 		if (e)

@@ -154,7 +154,9 @@ shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t byte
 	s->st.calls++;
 	s->st.ticks += dt;
 	s->st.bytes += b;
-	t->hist[fn][shim_hist_bucket(dt)]++;
+	/* the slow path gave fn its row before last_site could match; were it
+	 * 0, row 0 is never counted */
+	t->hist[t->hist_row[fn]][shim_hist_bucket(dt)]++;
 	if (has_fd || res != SHIM_SPAN_NORES) {
 		struct shim_resstat *r = &t->res[res];
 		r->ops++;

@@ -45,15 +45,27 @@ static void wipe_slot(struct shim_thread *t)
 
 void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 {
-	uint32_t nres;
+	uint32_t nres, nrows;
 
+	/* only what src used is read, and only what it adds is written: the
+	 * merged slot's untouched pages stay unmapped */
 	for (unsigned i = 0; i < SHIM_FN_COUNT; i++) {
-		dst->fn[i].calls += src->fn[i].calls;
-		dst->fn[i].errors += src->fn[i].errors;
-		dst->fn[i].ticks += src->fn[i].ticks;
-		dst->fn[i].bytes += src->fn[i].bytes;
+		const struct shim_stat *f = &src->fn[i];
+		if (!(f->calls | f->errors | f->ticks | f->bytes))
+			continue;
+		dst->fn[i].calls += f->calls;
+		dst->fn[i].errors += f->errors;
+		dst->fn[i].ticks += f->ticks;
+		dst->fn[i].bytes += f->bytes;
+	}
+	nrows = __atomic_load_n(&src->nhist, __ATOMIC_ACQUIRE);
+	for (uint32_t r = 1; r <= nrows && r < SHIM_HIST_ROWS; r++) {
+		uint64_t *d;
+		if (src->hist_row[src->hist_fn[r]] != r)
+			continue; /* being claimed, or left unused by a race */
+		d = shim_hist_of(dst, src->hist_fn[r]);
 		for (unsigned b = 0; b < SHIM_HIST_BUCKETS; b++)
-			dst->hist[i][b] += src->hist[i][b];
+			d[b] += src->hist[r][b];
 	}
 	for (uint32_t k = 0, n = shim_site_count(src); k < n; k++) {
 		const struct shim_site *s = shim_site_nth(src, k);

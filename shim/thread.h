@@ -44,6 +44,14 @@ struct shim_resstat {
 	uint64_t errors;
 };
 
+/* Rows of shim_thread.hist: one per timed function a thread called, row 0
+ * for none, and room for the few a signal handler's race leaves unused. */
+#define SHIM_HIST_ROWS (SHIM_FN_COUNT + 9)
+_Static_assert(SHIM_HIST_ROWS <= 256, "hist_row is a byte");
+
+/* A slot is written where the thread's calls land, in claiming order: a
+ * short process touches a few pages of it (each first write of a page is a
+ * fault, about 2 us here), not one for every function and call site. */
 struct shim_thread {
 	int tid;
 	/* 0 in a thread's own slot: fn[] holds only the calls that have no site
@@ -54,23 +62,29 @@ struct shim_thread {
 	uint64_t sites_dropped; /* calls whose (fn, caller) found no room */
 	uint64_t errs_dropped;
 	uint32_t res_hi; /* merged slot: 1 + highest resource id touched */
-	uint32_t pad2;
+	uint32_t nhist;	 /* rows of hist[] claimed after row 0 (see shim_hist_of) */
 	struct shim_stat fn[SHIM_FN_COUNT]; /* see fn_full */
 	/* the site of each function's last call: the recorder's first guess, so
 	 * a call from the same place as the last one skips the hash. Points into
-	 * this slot; NULL (zeroed pages) means no guess. Never merged. */
+	 * this slot; NULL (zeroed pages) means no guess. Never merged. Set only
+	 * once the function has its hist row. */
 	struct shim_site *last_site[SHIM_FN_COUNT];
-	/* calls of each timed function by latency: bucket i counts calls that
-	 * took at most shim_hist_le[i] seconds and more than the bound before;
-	 * the last one is +Inf (shim/record.h computes the index from ticks) */
-	uint64_t hist[SHIM_FN_COUNT][SHIM_HIST_BUCKETS];
+	/* calls of each timed function by latency, in the row hist_row[fn]
+	 * (0: none yet; row 0 is never counted); hist_fn[] names each row's
+	 * function. Bucket i counts calls that took at most shim_hist_le[i]
+	 * seconds and more than the bound before; the last one is +Inf
+	 * (shim/record.h computes the index from ticks). */
+	uint8_t hist_row[SHIM_FN_COUNT];
+	uint8_t hist_fn[SHIM_HIST_ROWS];
+	uint64_t hist[SHIM_HIST_ROWS][SHIM_HIST_BUCKETS];
 	struct shim_errstat err[SHIM_ERR_CAP];
-	/* the claimed entries of site[] (index + 1; 0: being written), in
-	 * claiming order: the export reads these, not the whole table (96 KiB,
-	 * mostly pages never touched). A claim reserves its place atomically: a
-	 * signal handler's call may claim one in the middle of another. */
+	/* the sites in claiming order, site[0..nsites), and their hash index
+	 * (k + 1 for site[k], 0: empty). A claim reserves its entry atomically
+	 * and publishes it with a compare-and-swap: a signal handler's call may
+	 * claim one in the middle of another. The export reads site[] up to
+	 * nsites, not the whole table (96 KiB, mostly pages never touched). */
 	uint32_t nsites;
-	uint16_t used[SHIM_SITE_CAP];
+	uint16_t site_ix[SHIM_SITE_CAP];
 	struct shim_site site[SHIM_SITE_CAP];
 	struct shim_resstat res[SHIM_RES_CAP];
 };
@@ -131,29 +145,37 @@ static inline uint32_t shim_site_hash(uint32_t fn, const void *pc)
 
 /* The site entry for (fn, pc) in t, claimed if new; NULL when the table is
  * full. Single writer (the owning thread, or the exporter with the registry
- * locked). Async-signal-safe: yes. */
+ * locked), but a signal handler may claim in the middle of a claim: an entry
+ * reserved by the claim that lost the index stays with no calls. Async-signal-safe: yes. */
 static inline struct shim_site *shim_site_get(struct shim_thread *t, uint32_t fn, const void *pc)
 {
 	uint32_t i = shim_site_hash(fn, pc) & (SHIM_SITE_CAP - 1);
-	for (uint32_t n = 0; n < SHIM_SITE_CAP / 4; n++) {
-		struct shim_site *s = &t->site[i];
+	uint32_t k = UINT32_MAX; /* the entry reserved, once there is one */
+
+	for (uint32_t n = 0; n < SHIM_SITE_CAP / 4; n++, i = (i + 1) & (SHIM_SITE_CAP - 1)) {
+		uint16_t v = __atomic_load_n(&t->site_ix[i], __ATOMIC_ACQUIRE);
+		struct shim_site *s;
+		if (!v) {
+			if (k == UINT32_MAX) {
+				k = __atomic_fetch_add(&t->nsites, 1, __ATOMIC_RELAXED);
+				if (k >= SHIM_SITE_CAP)
+					return NULL;
+				t->site[k].fn = fn;
+				__atomic_store_n(&t->site[k].pc, pc, __ATOMIC_RELEASE);
+			}
+			if (__atomic_compare_exchange_n(&t->site_ix[i], &v, (uint16_t)(k + 1), 0,
+							__ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+				return &t->site[k];
+		}
+		s = &t->site[v - 1];
 		if (s->pc == pc && s->fn == fn)
 			return s;
-		if (!s->pc) {
-			uint32_t k = __atomic_fetch_add(&t->nsites, 1, __ATOMIC_RELAXED);
-			s->fn = fn;
-			s->pc = pc;
-			if (k < SHIM_SITE_CAP)
-				__atomic_store_n(&t->used[k], (uint16_t)(i + 1), __ATOMIC_RELEASE);
-			return s;
-		}
-		i = (i + 1) & (SHIM_SITE_CAP - 1);
 	}
 	return NULL;
 }
 
-/* The k-th site t claimed, for k below shim_site_count(t); NULL while it
- * is being claimed. */
+/* The number of sites t claimed, and the k-th of them (k below the count);
+ * NULL while it is being claimed. */
 static inline uint32_t shim_site_count(const struct shim_thread *t)
 {
 	uint32_t n = __atomic_load_n(&t->nsites, __ATOMIC_ACQUIRE);
@@ -162,8 +184,33 @@ static inline uint32_t shim_site_count(const struct shim_thread *t)
 
 static inline const struct shim_site *shim_site_nth(const struct shim_thread *t, uint32_t k)
 {
-	uint16_t v = __atomic_load_n(&t->used[k], __ATOMIC_ACQUIRE);
-	return v ? &t->site[v - 1] : NULL;
+	return __atomic_load_n(&t->site[k].pc, __ATOMIC_ACQUIRE) ? &t->site[k] : NULL;
+}
+
+/* fn's latency buckets in t, claiming a row on fn's first call; row 0 (never
+ * counted) when the rows ran out. Same writers as shim_site_get. */
+static inline uint64_t *shim_hist_of(struct shim_thread *t, unsigned fn)
+{
+	uint8_t r = __atomic_load_n(&t->hist_row[fn], __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(!r, 0)) {
+		uint32_t k = __atomic_add_fetch(&t->nhist, 1, __ATOMIC_RELAXED);
+		if (k >= SHIM_HIST_ROWS)
+			return t->hist[0];
+		t->hist_fn[k] = (uint8_t)fn;
+		/* lost to a signal handler's claim: r is the winner's row */
+		if (__atomic_compare_exchange_n(&t->hist_row[fn], &r, (uint8_t)k, 0,
+						__ATOMIC_RELEASE, __ATOMIC_ACQUIRE))
+			r = (uint8_t)k;
+	}
+	return t->hist[r];
+}
+
+/* fn's latency buckets in t, or NULL when it has none. Readers. */
+static inline const uint64_t *shim_hist_find(const struct shim_thread *t, unsigned fn)
+{
+	uint8_t r = __atomic_load_n(&t->hist_row[fn], __ATOMIC_ACQUIRE);
+	return r ? t->hist[r] : NULL;
 }
 
 /* The error counter for (fn, err) in t, claimed if new; NULL when full. */
