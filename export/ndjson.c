@@ -35,7 +35,8 @@ static struct event *add(struct events *e, uint64_t ns, const struct shim_model_
 			 int sev, int closing)
 {
 	if (e->n == e->cap) {
-		size_t nc = e->cap ? e->cap * 2 : 64;
+		/* most processes have a handful: 64 would take 7 pages */
+		size_t nc = e->cap ? e->cap * 2 : 8;
 		void *p = realloc(e->v, nc * sizeof(*e->v));
 		if (!p)
 			return NULL;

@@ -53,6 +53,9 @@ static const struct writer writers[] = {
 };
 
 static char run_dir[PATH_MAX] SHIM_BIG;
+/* run_dir holds this image's folder: asked here, not of run_dir[0], so the
+ * page's first touch is the write (a read first faults it in twice) */
+static int have_dir;
 static int warned_dir, warned_write;
 static unsigned written; /* bit per writers[] entry: in run_dir already */
 /* one flush at a time: the temp names are per pid, and the run folder is made
@@ -82,7 +85,9 @@ void shim_output_fork_child(void)
 {
 	pthread_mutex_init(&flush_lock, NULL);
 	fork_held = 0;
-	run_dir[0] = '\0';
+	if (have_dir)
+		run_dir[0] = '\0';
+	have_dir = 0;
 	warned_dir = warned_write = 0;
 	written = 0;
 }
@@ -131,7 +136,7 @@ static int make_run_dir(void)
 	char exe[128];
 	int pid = getpid();
 
-	if (run_dir[0])
+	if (have_dir)
 		return 0;
 	safe_name(exe, sizeof(exe), program_invocation_short_name);
 	written = 0;
@@ -142,8 +147,10 @@ static int make_run_dir(void)
 					    shim_config.out, exe, pid, n);
 		if (len < 0 || (size_t)len >= sizeof(run_dir))
 			break;
-		if (mkdir(run_dir, 0700) == 0)
+		if (mkdir(run_dir, 0700) == 0) {
+			have_dir = 1;
 			return 0;
+		}
 		/* the base folder is made (mkdir -p) only when it is missing:
 		 * most runs find it there, one mkdir for the whole path */
 		if (errno == ENOENT && !based++) {
@@ -160,6 +167,7 @@ fail:
 		shim_err("cannot create an output folder in %s: %s; no outputs for this process",
 			 shim_config.out, strerror(errno));
 	run_dir[0] = '\0';
+	have_dir = 0;
 	return -1;
 }
 

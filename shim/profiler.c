@@ -40,8 +40,30 @@ struct prof_thread {
 
 enum { FREE, CLAIMING, USED };
 
-static struct prof_thread *slots[SHIM_PROF_THREADS] SHIM_BIG;
-static atomic_int state[SHIM_PROF_THREADS] SHIM_BIG;
+/* The registry: an entry's state and slot side by side, from a page of its
+ * own, and walked only up to the highest entry ever claimed (reg_hi): a
+ * process with one thread touches one page of it, not three. */
+static struct {
+	atomic_int state;
+	struct prof_thread *slot;
+} reg[SHIM_PROF_THREADS] SHIM_BIG __attribute__((aligned(4096)));
+static atomic_int reg_hi;
+
+static int reg_count(void)
+{
+	return atomic_load_explicit(&reg_hi, memory_order_acquire);
+}
+
+/* Entry i was claimed: walks must reach it. */
+static void reg_raise(int i)
+{
+	int hi = atomic_load_explicit(&reg_hi, memory_order_relaxed);
+
+	while (hi < i + 1 && !atomic_compare_exchange_weak_explicit(&reg_hi, &hi, i + 1,
+								    memory_order_release,
+								    memory_order_relaxed))
+		;
+}
 static __thread struct prof_thread *self __attribute__((tls_model("initial-exec")));
 static atomic_int sampling;	/* the handler records */
 static atomic_int owned;	/* our handler is installed for SIGPROF */
@@ -93,9 +115,9 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 	if ((t.sa_flags & SA_SIGINFO) || (t.sa_handler != SIG_DFL && t.sa_handler != SIG_IGN)) {
 		if (!atomic_exchange(&yielded, 1)) {
 			atomic_store(&sampling, 0);
-			for (int i = 0; i < SHIM_PROF_THREADS; i++)
-				if (atomic_load(&state[i]) == USED && slots[i])
-					disarm(slots[i]);
+			for (int i = 0; i < reg_count(); i++)
+				if (atomic_load(&reg[i].state) == USED && reg[i].slot)
+					disarm(reg[i].slot);
 			atomic_store(&owned, 0);
 			__sigaction(SIGPROF, &t, NULL);
 			say_yield();
@@ -114,8 +136,8 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 
 static int is_slot(const void *p)
 {
-	for (int i = 0; p && i < SHIM_PROF_THREADS; i++)
-		if (slots[i] == p)
+	for (int i = 0; p && i < reg_count(); i++)
+		if (reg[i].slot == p)
 			return 1;
 	return 0;
 }
@@ -182,20 +204,22 @@ static struct prof_thread *claim(void)
 
 	for (int n = 0; n < SHIM_PROF_THREADS; n++) {
 		int i = (start + n) % SHIM_PROF_THREADS, expect = FREE;
-		if (atomic_load_explicit(&state[i], memory_order_relaxed) != FREE ||
-		    !atomic_compare_exchange_strong(&state[i], &expect, CLAIMING))
+		/* no load first: a read of a page never written maps the zero
+		 * page, and the write after it faults a second time */
+		if (!atomic_compare_exchange_strong(&reg[i].state, &expect, CLAIMING))
 			continue;
-		if (!slots[i])
-			slots[i] = shim_zone_map(sizeof(struct prof_thread));
-		if (!slots[i]) {
-			atomic_store(&state[i], FREE);
+		reg_raise(i);
+		if (!reg[i].slot)
+			reg[i].slot = shim_zone_map(sizeof(struct prof_thread));
+		if (!reg[i].slot) {
+			atomic_store(&reg[i].state, FREE);
 			return NULL;
 		}
-		slots[i]->tid = (int)syscall(SYS_gettid);
-		atomic_store(&slots[i]->live, 1);
-		atomic_store_explicit(&state[i], USED, memory_order_release);
+		reg[i].slot->tid = (int)syscall(SYS_gettid);
+		atomic_store(&reg[i].slot->live, 1);
+		atomic_store_explicit(&reg[i].state, USED, memory_order_release);
 		atomic_store_explicit(&hint, (i + 1) % SHIM_PROF_THREADS, memory_order_relaxed);
-		return slots[i];
+		return reg[i].slot;
 	}
 	__atomic_fetch_add(&untracked, 1, __ATOMIC_RELAXED);
 	return NULL;
@@ -203,10 +227,10 @@ static struct prof_thread *claim(void)
 
 static void release(struct prof_thread *t)
 {
-	for (int i = 0; i < SHIM_PROF_THREADS; i++) {
-		if (slots[i] == t) {
+	for (int i = 0; i < reg_count(); i++) {
+		if (reg[i].slot == t) {
 			wipe(t);
-			atomic_store(&state[i], FREE);
+			atomic_store(&reg[i].state, FREE);
 			return;
 		}
 	}
@@ -454,12 +478,12 @@ void shim_profiler_fork_child(void)
 		return;
 	/* timers are not inherited: the child has only this thread, and only
 	 * its own samples belong in its outputs */
-	for (int i = 0; i < SHIM_PROF_THREADS; i++) {
-		if (!slots[i] || slots[i] == me)
+	for (int i = 0; i < reg_count(); i++) {
+		if (!reg[i].slot || reg[i].slot == me)
 			continue;
-		if (atomic_load(&state[i]) != FREE)
-			wipe(slots[i]);
-		atomic_store(&state[i], FREE);
+		if (atomic_load(&reg[i].state) != FREE)
+			wipe(reg[i].slot);
+		atomic_store(&reg[i].state, FREE);
 	}
 	untracked = 0;
 	shim_unwind_stash_fork_child();
@@ -491,11 +515,11 @@ void shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev)
 
 void shim_profiler_foreach(void (*fn)(const struct shim_prof_view *, void *), void *arg)
 {
-	for (int i = 0; i < SHIM_PROF_THREADS; i++) {
-		struct prof_thread *t = slots[i];
+	for (int i = 0; i < reg_count(); i++) {
+		struct prof_thread *t = reg[i].slot;
 		struct shim_prof_view v;
 
-		if (atomic_load_explicit(&state[i], memory_order_acquire) != USED || !t)
+		if (atomic_load_explicit(&reg[i].state, memory_order_acquire) != USED || !t)
 			continue;
 		if (!t->tab.samples && !t->tab.dropped)
 			continue;

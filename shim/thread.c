@@ -22,8 +22,30 @@ uint64_t shim_threads_untracked;
 
 enum { FREE, CLAIMING, USED, DYING };
 
-static struct shim_thread *slots[SHIM_MAX_THREADS] SHIM_BIG;
-static atomic_int state[SHIM_MAX_THREADS] SHIM_BIG;
+/* The registry: an entry's state and slot side by side, from a page of its
+ * own, and walked only up to the highest entry ever claimed (reg_hi): a
+ * process with one thread touches one page of it, not three. */
+static struct {
+	atomic_int state;
+	struct shim_thread *slot;
+} reg[SHIM_MAX_THREADS] SHIM_BIG __attribute__((aligned(4096)));
+static atomic_int reg_hi;
+
+static int reg_count(void)
+{
+	return atomic_load_explicit(&reg_hi, memory_order_acquire);
+}
+
+/* Entry i was claimed: walks must reach it. */
+static void reg_raise(int i)
+{
+	int hi = atomic_load_explicit(&reg_hi, memory_order_relaxed);
+
+	while (hi < i + 1 && !atomic_compare_exchange_weak_explicit(&reg_hi, &hi, i + 1,
+								    memory_order_release,
+								    memory_order_relaxed))
+		;
+}
 static struct shim_thread *exited; /* merged stats of threads that ended */
 static int exited_used;		   /* something was merged into it */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -128,17 +150,17 @@ static void reap(void)
 {
 	int pid = (int)syscall(SYS_getpid), e = errno;
 
-	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
-		if (atomic_load(&state[i]) != DYING)
+	for (int i = 0; i < reg_count(); i++) {
+		if (atomic_load(&reg[i].state) != DYING)
 			continue;
-		if (syscall(SYS_tgkill, pid, slots[i]->tid, 0) == 0 || errno != ESRCH)
+		if (syscall(SYS_tgkill, pid, reg[i].slot->tid, 0) == 0 || errno != ESRCH)
 			continue;
 		if (exited) {
-			shim_thread_merge(exited, slots[i]);
+			shim_thread_merge(exited, reg[i].slot);
 			exited_used = 1;
 		}
-		wipe_slot(slots[i]);
-		atomic_store(&state[i], FREE);
+		wipe_slot(reg[i].slot);
+		atomic_store(&reg[i].state, FREE);
 	}
 	errno = e;
 }
@@ -152,9 +174,9 @@ static void thread_gone(void *arg)
 	shim_tls.internal++;
 	pthread_mutex_lock(&reg_lock);
 	reap();
-	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
-		if (slots[i] == t && atomic_load(&state[i]) == USED) {
-			atomic_store(&state[i], DYING);
+	for (int i = 0; i < reg_count(); i++) {
+		if (reg[i].slot == t && atomic_load(&reg[i].state) == USED) {
+			atomic_store(&reg[i].state, DYING);
 			break;
 		}
 	}
@@ -181,24 +203,26 @@ static struct shim_thread *attach(void)
 
 	for (int n = 0; n < SHIM_MAX_THREADS; n++) {
 		int i = (start + n) % SHIM_MAX_THREADS, expect = FREE;
-		if (atomic_load_explicit(&state[i], memory_order_relaxed) != FREE ||
-		    !atomic_compare_exchange_strong(&state[i], &expect, CLAIMING))
+		/* no load first: a read of a page never written maps the zero
+		 * page, and the write after it faults a second time */
+		if (!atomic_compare_exchange_strong(&reg[i].state, &expect, CLAIMING))
 			continue;
-		if (!slots[i])
-			slots[i] = map_slot();
-		if (!slots[i]) {
-			atomic_store(&state[i], FREE);
+		reg_raise(i);
+		if (!reg[i].slot)
+			reg[i].slot = map_slot();
+		if (!reg[i].slot) {
+			atomic_store(&reg[i].state, FREE);
 			return NULL;
 		}
-		slots[i]->tid = (int)syscall(SYS_gettid);
-		shim_tls.slot = slots[i];
-		atomic_store_explicit(&state[i], USED, memory_order_release);
+		reg[i].slot->tid = (int)syscall(SYS_gettid);
+		shim_tls.slot = reg[i].slot;
+		atomic_store_explicit(&reg[i].state, USED, memory_order_release);
 		atomic_store_explicit(&hint, (i + 1) % SHIM_MAX_THREADS, memory_order_relaxed);
 		atomic_fetch_add(&seen, 1);
 		/* keys below 32 live in the thread descriptor: no allocation */
 		if (key_ok)
-			pthread_setspecific(key, slots[i]);
-		return slots[i];
+			pthread_setspecific(key, reg[i].slot);
+		return reg[i].slot;
 	}
 	__atomic_fetch_add(&shim_threads_untracked, 1, __ATOMIC_RELAXED);
 	return NULL;
@@ -217,10 +241,10 @@ void shim_thread_foreach(void (*fn)(const struct shim_thread *, void *), void *a
 {
 	pthread_mutex_lock(&reg_lock);
 	reap();
-	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
-		int st = atomic_load_explicit(&state[i], memory_order_acquire);
+	for (int i = 0; i < reg_count(); i++) {
+		int st = atomic_load_explicit(&reg[i].state, memory_order_acquire);
 		if (st == USED || st == DYING)
-			fn(slots[i], arg);
+			fn(reg[i].slot, arg);
 	}
 	/* untouched, the merged slot of exited threads would only cost page
 	 * faults to read */
@@ -249,11 +273,11 @@ void shim_thread_fork_child(void)
 	struct shim_thread *self = shim_tls.slot;
 
 	pthread_mutex_init(&reg_lock, NULL);
-	for (int i = 0; i < SHIM_MAX_THREADS; i++) {
-		if (!slots[i])
+	for (int i = 0; i < reg_count(); i++) {
+		if (!reg[i].slot)
 			continue;
-		wipe_slot(slots[i]);
-		atomic_store(&state[i], slots[i] == self ? USED : FREE);
+		wipe_slot(reg[i].slot);
+		atomic_store(&reg[i].state, reg[i].slot == self ? USED : FREE);
 	}
 	if (exited)
 		wipe_slot(exited);
