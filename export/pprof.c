@@ -282,16 +282,22 @@ static void samples(const struct shim_model *m, struct shim_sink *o, struct shim
 	}
 }
 
-/* gzip (RFC 1952) of in, appended to out, with zlib: windowBits 15 + 16. */
+/* gzip (RFC 1952) of in, appended to out, with zlib. The window need not be
+ * larger than the input (matches never reach further back) and the hash
+ * follows it: zlib's default state is 256 KiB, 64 fresh pages for a profile
+ * of a few KiB (a short process's exit), where a fitted one is a few pages. */
 static int gzip(const struct shim_sink *in, struct shim_sink *out)
 {
 	z_stream z;
 	unsigned char *buf;
 	size_t bound;
-	int rc;
+	int rc, wbits = 9; /* zlib's smallest for gzip */
 
+	while (wbits < 15 && ((size_t)1 << wbits) < in->len)
+		wbits++;
 	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wbits + 16, wbits - 7,
+			 Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
 	bound = deflateBound(&z, in->len) + 64;
 	buf = malloc(bound);

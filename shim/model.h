@@ -257,6 +257,13 @@ int shim_model_build_trace(struct shim_model *m);
  * Returns 0 or -1 (out of memory). Export time only, inside the symbols
  * session shim_model_build opened. */
 int shim_model_build_heap(struct shim_model *m);
+
+/* The executable segments of the loaded objects with a file (page-aligned, as
+ * /proc/self/maps would list them), with their build IDs, then those of the
+ * objects unloaded before: appended to *v (capacity *cap). From the loader's
+ * list in memory, not /proc/self/maps (whose first read in a process takes
+ * tens of microseconds). Returns 0 or -1 (out of memory). Export time. */
+int shim_model_read_mappings(struct shim_model_mapping **v, size_t *n, size_t *cap);
 void shim_model_free_heap(struct shim_model *m);
 
 /* Total calls and total seconds over all functions. */

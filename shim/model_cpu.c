@@ -6,6 +6,7 @@
  * the first stack (a process that took no sample never reads them).
  * Export time only: allocates freely, never touches the signal path. */
 #include <fcntl.h>
+#include <limits.h>
 #include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "intern.h"
 #include "model.h"
 #include "profiler.h"
+#include "symbols.h"
 
 
 struct build {
@@ -203,112 +205,138 @@ static char *hex(const unsigned char *id, size_t n)
 	return h;
 }
 
-static int add_mapping(struct shim_model *m, size_t *cap, uint64_t lo, uint64_t hi, uint64_t off,
-		       const char *path)
+struct maps {
+	struct shim_model_mapping **v;
+	size_t *n, *cap;
+	int failed;
+	char dir[PATH_MAX];  /* the last folder resolved, as the loader named it */
+	char rdir[PATH_MAX]; /* and as the kernel does ("" when unresolved) */
+};
+
+/* The path /proc/self/maps shows for the object the loader calls name (an
+ * absolute path): the kernel's, every link resolved (Debian's /lib is a link,
+ * and libfoo.so.1 often one to libfoo.so.1.2.3). The folder is resolved once
+ * for all its objects, the file itself with one readlink. Returns out, or
+ * name when it cannot be resolved. */
+static const char *kernel_path(struct maps *ms, const char *name, char *out)
+{
+	const char *base = strrchr(name, '/') + 1;
+	size_t dlen = (size_t)(base - name);
+	char link[8];
+
+	if (dlen >= sizeof(ms->dir))
+		return name;
+	if (strncmp(ms->dir, name, dlen) != 0 || ms->dir[dlen] != '\0') {
+		memcpy(ms->dir, name, dlen);
+		ms->dir[dlen] = '\0';
+		if (!realpath(ms->dir, ms->rdir))
+			ms->rdir[0] = '\0';
+	}
+	if (!ms->rdir[0] ||
+	    snprintf(out, PATH_MAX, "%s/%s", strcmp(ms->rdir, "/") ? ms->rdir : "", base) >= PATH_MAX)
+		return name;
+	/* a link: resolve the whole of it (rare past the one hop) */
+	if (readlink(out, link, sizeof(link)) >= 0) {
+		char tmp[PATH_MAX];
+		if (!realpath(out, tmp))
+			return name;
+		memcpy(out, tmp, strlen(tmp) + 1);
+	}
+	return out;
+}
+
+static struct shim_model_mapping *add_mapping(struct maps *ms, uint64_t lo, uint64_t hi,
+					      uint64_t off, const char *path)
 {
 	struct shim_model_mapping *mp;
 
-	if (shim_grow((void **)&m->mappings, cap, m->nmappings, sizeof(*m->mappings)) != 0)
-		return -1;
-	mp = memset(&m->mappings[m->nmappings], 0, sizeof(*m->mappings));
+	if (ms->failed || shim_grow((void **)ms->v, ms->cap, *ms->n, sizeof(**ms->v)) != 0) {
+		ms->failed = 1;
+		return NULL;
+	}
+	mp = memset(&(*ms->v)[*ms->n], 0, sizeof(**ms->v));
 	mp->start = lo;
 	mp->limit = hi;
 	mp->offset = off;
-	if (!(mp->path = strdup(path)))
-		return -1;
-	m->nmappings++;
-	return 0;
+	if (!(mp->path = strdup(path))) {
+		ms->failed = 1;
+		return NULL;
+	}
+	(*ms->n)++;
+	return mp;
 }
 
-/* The build ID of the loaded object whose segments hold each mapping: read
- * from its notes in memory (dl_iterate_phdr), no file opened. */
-static int set_build_id(struct dl_phdr_info *info, size_t size, void *arg)
+/* One loaded object: its executable PT_LOAD segments, widened to pages as the
+ * kernel maps them. The program itself has no name in the list (its file is
+ * read from /proc/self/exe); names that are not absolute (the vDSO, an
+ * object opened by a relative path) are resolved or left out as
+ * /proc/self/maps would show them. */
+static int loaded_maps(struct dl_phdr_info *info, size_t size, void *arg)
 {
-	struct shim_model *m = arg;
+	struct maps *ms = arg;
+	const uint64_t pg = 4096;
+	const char *path = info->dlpi_name;
+	char real[PATH_MAX], kern[PATH_MAX];
 	unsigned char id[SHIM_BUILD_ID_MAX];
-	size_t n = 0;
+	size_t idn = 0;
 	int tried = 0;
 
 	(void)size;
-	for (size_t k = 0; k < m->nmappings; k++) {
-		struct shim_model_mapping *mp = &m->mappings[k];
-		if (mp->build_id)
+	if (!path || !path[0])
+		path = shim_sym_exe_path();
+	else if (path[0] != '/')
+		path = strchr(path, '/') && realpath(path, real) ? real : "";
+	if (path[0] != '/')
+		return ms->failed;
+	path = kernel_path(ms, path, kern);
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uint64_t a = info->dlpi_addr + ph->p_vaddr;
+		struct shim_model_mapping *mp;
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X) || !ph->p_memsz)
 			continue;
-		for (int i = 0; i < info->dlpi_phnum; i++) {
-			const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-			uint64_t a = info->dlpi_addr + ph->p_vaddr;
-			if (ph->p_type != PT_LOAD || mp->start + 1 > a + ph->p_memsz ||
-			    mp->limit <= a)
-				continue;
-			if (!tried++)
-				n = shim_dlmod_build_id(info, id, sizeof(id));
-			if (n)
-				mp->build_id = hex(id, n); /* NULL (no memory): no build ID */
+		mp = add_mapping(ms, a & ~(pg - 1), (a + ph->p_memsz + pg - 1) & ~(pg - 1),
+				 ph->p_offset & ~(pg - 1), path);
+		if (!mp)
 			break;
-		}
+		if (!tried++)
+			idn = shim_dlmod_build_id(info, id, sizeof(id));
+		if (idn)
+			mp->build_id = hex(id, idn); /* NULL (no memory): no build ID */
 	}
-	return 0;
+	return ms->failed;
 }
-
-struct gone_maps {
-	struct shim_model *m;
-	size_t *cap;
-	int failed;
-};
 
 /* Objects unloaded before the export: their executable segments as they were. */
 static void add_gone(const struct shim_dlmod *g, void *arg)
 {
-	struct gone_maps *gm = arg;
+	struct maps *ms = arg;
 
-	for (int i = 0; i < g->nseg && !gm->failed; i++) {
+	for (int i = 0; i < g->nseg && !ms->failed; i++) {
+		struct shim_model_mapping *mp;
 		if (!g->seg[i].exec)
 			continue;
-		if (add_mapping(gm->m, gm->cap, g->seg[i].start, g->seg[i].limit, g->seg[i].offset,
-				g->path) != 0) {
-			gm->failed = 1;
-			break;
-		}
-		if (g->build_id_len)
-			gm->m->mappings[gm->m->nmappings - 1].build_id = hex(g->build_id,
-									     g->build_id_len);
+		mp = add_mapping(ms, g->seg[i].start, g->seg[i].limit, g->seg[i].offset, g->path);
+		if (mp && g->build_id_len)
+			mp->build_id = hex(g->build_id, g->build_id_len);
 	}
 }
 
-/* Executable mappings with a file, as /proc/self/maps lists them, then the
- * unloaded objects'. */
+int shim_model_read_mappings(struct shim_model_mapping **v, size_t *n, size_t *cap)
+{
+	struct maps ms = {.v = v, .n = n, .cap = cap};
+
+	dl_iterate_phdr(loaded_maps, &ms);
+	if (!ms.failed)
+		shim_dlmod_foreach(add_gone, &ms);
+	return ms.failed ? -1 : 0;
+}
+
 static int read_mappings(struct shim_model *m)
 {
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[4352];
 	size_t cap = 0;
-	struct gone_maps gm = {m, &cap, 0};
 
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi, off;
-		char perms[8], *path;
-		int pos = 0;
-		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s%n", &lo, &hi, perms, &off, &pos) < 4 ||
-		    perms[2] != 'x')
-			continue;
-		path = line + pos;
-		while (*path == ' ')
-			path++;
-		path[strcspn(path, "\n")] = '\0';
-		if (path[0] != '/')
-			continue;
-		if (add_mapping(m, &cap, lo, hi, off, path) != 0)
-			goto fail;
-	}
-	fclose(f);
-	dl_iterate_phdr(set_build_id, m);
-	shim_dlmod_foreach(add_gone, &gm);
-	return gm.failed ? -1 : 0;
-fail:
-	fclose(f);
-	return -1;
+	return shim_model_read_mappings(&m->mappings, &m->nmappings, &cap);
 }
 
 /* Link functions that are intercepted libc calls (a sample inside our hook or

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "heap.h"
 #include "intern.h"
@@ -20,51 +21,20 @@ struct build {
 	struct shim_model_heap *h;
 	struct shim_symtab syms;
 	size_t cap_maps;
-	int32_t *of_id; /* heap stack id -> index into h->stacks, -1 none */
+	/* heap stack id -> 1 + index into h->stacks, 0 none: a mapping of its
+	 * own, so only the entries set are pages touched (a memset of -1 was 16
+	 * faults, and calloc clears what it takes from the heap's top) */
+	int32_t *of_id;
 	int failed;
 };
 
 
-/* Executable mappings with a file, as /proc/self/maps lists them. */
+#define OF_ID_BYTES (SHIM_HEAP_STACKS * sizeof(int32_t))
+
 static int read_mappings(struct build *b)
 {
-	struct shim_model_heap *h = b->h;
-	FILE *f = fopen("/proc/self/maps", "re");
-	char line[4352];
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi, off;
-		char perms[8], *path;
-		int pos = 0;
-		struct shim_model_mapping *mp;
-		if (sscanf(line, "%lx-%lx %7s %lx %*s %*s%n", &lo, &hi, perms, &off, &pos) < 4 ||
-		    perms[2] != 'x')
-			continue;
-		path = line + pos + strspn(line + pos, " ");
-		path[strcspn(path, "\n")] = '\0';
-		if (path[0] != '/')
-			continue;
-		if (shim_grow((void **)&h->mappings, &b->cap_maps, h->nmappings, sizeof(*mp)) != 0)
-			goto fail;
-		mp = &h->mappings[h->nmappings];
-		memset(mp, 0, sizeof(*mp));
-		mp->start = lo;
-		mp->limit = hi;
-		mp->offset = off;
-		if (!(mp->path = strdup(path)))
-			goto fail;
-		h->nmappings++;
-	}
-	fclose(f);
-	return 0;
-fail:
-	fclose(f);
-	return -1;
+	return shim_model_read_mappings(&b->h->mappings, &b->h->nmappings, &b->cap_maps);
 }
-
-
 
 static void add_stack(uint32_t id, const uintptr_t *pcs, uint32_t depth, uint64_t samples,
 		      double objects, double bytes, void *arg)
@@ -117,7 +87,7 @@ static void add_stack(uint32_t id, const uintptr_t *pcs, uint32_t depth, uint64_
 	v->alloc_objects = shim_round_u64(objects);
 	v->alloc_space = shim_round_u64(bytes);
 	s->count = v->alloc_space;
-	b->of_id[id] = (int32_t)(h->nstacks - 1);
+	b->of_id[id] = (int32_t)h->nstacks;
 	return;
 fail:
 	b->failed = 1;
@@ -133,7 +103,7 @@ static void add_live(uint32_t id, uint64_t size, void *arg)
 {
 	struct inuse *u = arg;
 	double w = shim_heap_weight(size, u->b->h->mean);
-	int32_t i = id < SHIM_HEAP_STACKS ? u->b->of_id[id] : -1;
+	int32_t i = id < SHIM_HEAP_STACKS ? u->b->of_id[id] - 1 : -1;
 
 	if (i < 0)
 		return;
@@ -173,10 +143,13 @@ int shim_model_build_heap(struct shim_model *m)
 	memset(&b, 0, sizeof(b));
 	b.h = h;
 	b.syms = SHIM_SYMTAB_OF(h);
-	b.of_id = malloc(SHIM_HEAP_STACKS * sizeof(*b.of_id));
+	/* zero pages of its own: only those of the ids set are ever touched */
+	b.of_id = mmap(NULL, OF_ID_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		       0);
+	if (b.of_id == MAP_FAILED)
+		b.of_id = NULL;
 	if (!b.of_id || read_mappings(&b) != 0)
 		goto fail;
-	memset(b.of_id, 0xff, SHIM_HEAP_STACKS * sizeof(*b.of_id));
 	shim_heap_foreach_stack(add_stack, &b);
 	if (b.failed)
 		goto fail;
@@ -201,13 +174,15 @@ int shim_model_build_heap(struct shim_model *m)
 	h->dropped = st.dropped;
 	free(u.objs);
 	free(u.bytes);
-	free(b.of_id);
+	if (b.of_id)
+		munmap(b.of_id, OF_ID_BYTES);
 	shim_symtab_free(&b.syms);
 	return 0;
 fail:
 	free(u.objs);
 	free(u.bytes);
-	free(b.of_id);
+	if (b.of_id)
+		munmap(b.of_id, OF_ID_BYTES);
 	shim_symtab_free(&b.syms);
 	return -1;
 }
@@ -223,8 +198,10 @@ void shim_model_free_heap(struct shim_model *m)
 	}
 	for (size_t i = 0; h->stacks && i < h->nstacks; i++)
 		free(h->stacks[i].locs);
-	for (size_t i = 0; h->mappings && i < h->nmappings; i++)
+	for (size_t i = 0; h->mappings && i < h->nmappings; i++) {
 		free(h->mappings[i].path);
+		free(h->mappings[i].build_id);
+	}
 	free(h->funcs);
 	free(h->locs);
 	free(h->stacks);

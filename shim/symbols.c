@@ -168,7 +168,7 @@ static void report_gone(const struct shim_dlmod *g, void *arg)
 
 /* The program's own file, as libdw names it from /proc/self/maps (argv[0]
  * may be a link of another name): "" when unknown. Read once. */
-static const char *exe_path(void)
+const char *shim_sym_exe_path(void)
 {
 	static char exe[512];
 	static int done;
@@ -276,7 +276,7 @@ static int plain_at(uintptr_t pc)
 		if (plain_seen[i].map == lm)
 			return plain_seen[i].plain;
 	/* dladdr names the program by its argv[0]: its file is /proc/self/exe */
-	path = lm->l_name && lm->l_name[0] ? lm->l_name : exe_path();
+	path = lm->l_name && lm->l_name[0] ? lm->l_name : shim_sym_exe_path();
 	/* 1: a symbol table or DWARF of its own; 0: none; -1: unreadable (the
 	 * vDSO): .dynsym is all there is then too */
 	r = own_debug(path) > 0;
@@ -415,7 +415,7 @@ static int by_dladdr(uintptr_t pc, struct shim_frame *out)
 		 * libdw does (a link of another name, a relative path) */
 		const char *path = dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) &&
 						   lm && !(lm->l_name && lm->l_name[0])
-					   ? exe_path()
+					   ? shim_sym_exe_path()
 					   : info.dli_fname;
 		const char *mod = base(path);
 		if (!mod[0])

@@ -52,6 +52,10 @@ int shim_sym_lookup(const void *pc, struct shim_frame *out);
 
 void shim_sym_frame_free(struct shim_frame *f);
 
+/* The program's own file (readlink of /proc/self/exe, once): "" when
+ * unknown. */
+const char *shim_sym_exe_path(void);
+
 /* C++ (Itanium ABI) names demangled with the process's own __cxa_demangle,
  * or libstdc++ opened RTLD_LOCAL; a copy of name when it is not mangled or
  * cannot be demangled. Returns malloc'd or NULL (out of memory). */
