@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "dlmods.h"
+#include "dynsym.h"
 #include "symbols.h"
 
 static struct {
@@ -264,13 +265,13 @@ static int find_build_id(struct dl_phdr_info *info, size_t size, void *arg)
 /* Whether the code at pc is in a plain object (see above). */
 static int plain_at(uintptr_t pc)
 {
-	Dl_info info;
-	struct link_map *lm = NULL;
+	struct dl_find_object fo;
+	struct link_map *lm;
 	struct note_find nf;
 	const char *path;
 	int r;
 
-	if (!pc || !dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+	if (!pc || _dl_find_object((void *)pc, &fo) != 0 || !(lm = fo.dlfo_link_map))
 		return 0; /* no object the loader knows: libdw may (an unloaded one) */
 	for (int i = 0; i < nplain; i++)
 		if (plain_seen[i].map == lm)
@@ -401,35 +402,30 @@ static int set_unknown(struct shim_frame *out, const char *mod)
 	return out->func ? 0 : -1;
 }
 
-/* The ELF dynamic symbols through the loader: the fallback without libdw. */
+/* The ELF dynamic symbols, as dladdr gives them (shim/dynsym.h): the
+ * fallback without libdw. */
 static int by_dladdr(uintptr_t pc, struct shim_frame *out)
 {
 	const struct shim_dlmod *g;
-	const ElfW(Sym) *sym = NULL;
-	struct link_map *lm = NULL;
-	Dl_info info;
+	struct shim_dynsym ds;
 	char buf[64];
 
-	if (pc && dladdr1((void *)pc, &info, (void **)&sym, RTLD_DL_SYMENT) && info.dli_fname) {
+	if (pc && shim_dynsym_find(pc, &ds) == 0) {
 		/* dladdr names the program by its argv[0]: its file instead, as
 		 * libdw does (a link of another name, a relative path) */
-		const char *path = dladdr1((void *)pc, &info, (void **)&lm, RTLD_DL_LINKMAP) &&
-						   lm && !(lm->l_name && lm->l_name[0])
-					   ? shim_sym_exe_path()
-					   : info.dli_fname;
+		const char *path = ds.lm->l_name && ds.lm->l_name[0] ? ds.lm->l_name
+								     : shim_sym_exe_path();
 		const char *mod = base(path);
 		if (!mod[0])
 			mod = program_invocation_short_name;
 		out->module = strdup(mod);
 		out->path = strdup(path[0] ? path : mod);
-		out->offset = pc - (uintptr_t)info.dli_fbase;
+		out->offset = pc - ds.base;
 		/* a symbol that does not cover pc (a static function after an
-		 * exported one) would be a wrong nearest name: glibc's dladdr
-		 * checks st_size itself, this holds it for any loader */
-		if (info.dli_sname && info.dli_saddr && sym && sym->st_size &&
-		    pc - (uintptr_t)info.dli_saddr < sym->st_size) {
-			out->func = shim_sym_demangle(info.dli_sname);
-			out->func_addr = (uintptr_t)info.dli_saddr;
+		 * exported one) would be a wrong nearest name */
+		if (ds.name && ds.size && pc - ds.addr < ds.size) {
+			out->func = shim_sym_demangle(ds.name);
+			out->func_addr = ds.addr;
 		} else if (out->module && set_unknown(out, mod) != 0) {
 			return -1;
 		}
