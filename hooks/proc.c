@@ -18,6 +18,7 @@
 
 #include "../shim/config.h"
 #include "../shim/init.h"
+#include "../shim/otlp.h"
 #include "../shim/profiler.h"
 #include "../shim/span.h"
 #include "hook.h"
@@ -105,6 +106,14 @@ static char *const *child_env(char *const *env, char **out, char *tp)
 /* Declare the copy for env on this stack frame and point `use` at it. */
 #define ENV_COPY(env, use)                                                                         	char *env_copy_[env_count(env) + ENV_EXTRA + 1];                                           	char env_tp_[72];                                                                          	char *const *use = child_env((env), env_copy_, env_tp_)
 
+/* A child is about to start: the OTLP relay listens for its spans from now
+ * (shim/otlp.h). Not in a vfork child, whose memory is its parent's. */
+static void child_coming(void)
+{
+	if (!shim_pid_foreign_fast())
+		shim_otlp_relay_expect_child();
+}
+
 /* The fork is counted once, in the parent: the child's table starts empty at
  * the fork (the pthread_atfork child handler in shim/init.c resets it) and
  * holds only what the child itself calls from there on. */
@@ -113,6 +122,7 @@ SHIM_EXPORT pid_t fork(void)
 	pid_t r;
 	int e;
 
+	child_coming();
 	HOOK_PRE(fork, SHIM_FAM(PROC), -1, ());
 	r = real_fork();
 	e = errno;
@@ -171,6 +181,7 @@ __attribute__((used, visibility("hidden"))) void *shim_proc_vfork_prepare(const 
 		errno = ENOSYS;
 		return NULL;
 	}
+	child_coming();
 	if (!shim_pid_foreign() && shim_enter(SHIM_FAM(PROC))) {
 		shim_rec_call(SHIM_FN_vfork, pc, shim_clock_now(), -1, 0, -1);
 		shim_leave();
@@ -187,6 +198,7 @@ SHIM_EXPORT pid_t vfork(void)
 	pid_t r;
 	int e;
 
+	child_coming();
 	HOOK_PRE(fork, SHIM_FAM(PROC), -1, ());
 	r = real_fork();
 	e = errno;
@@ -403,6 +415,7 @@ SHIM_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file
 {
 	int r, e;
 
+	child_coming();
 	HOOK_PRE(posix_spawn, SHIM_FAM(PROC), ENOSYS, (pid, path, fa, attr, argv, envp));
 	{
 		ENV_COPY(envp, env);
@@ -419,6 +432,7 @@ SHIM_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_fil
 {
 	int r, e;
 
+	child_coming();
 	HOOK_PRE(posix_spawnp, SHIM_FAM(PROC), ENOSYS, (pid, file, fa, attr, argv, envp));
 	{
 		ENV_COPY(envp, env);

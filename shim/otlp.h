@@ -66,8 +66,13 @@ void shim_otlp_lost(uint64_t n, const char *why);
 
 /* The relay (otlp_relay.c): children hand their last requests to a parent
  * that pushes too, at exit, in one local message. Set up with the push
- * (constructor): the listener comes with the worker thread. */
+ * (constructor); the listener comes with the first child or the worker. */
 void shim_otlp_relay_init(void);
+
+/* A hook is about to start a child (fork, vfork, posix_spawn): listen for
+ * its spans now if this process does not yet. Keeps errno; a no-op while
+ * Shimmer itself runs, without the push, or once listening. Hook side. */
+void shim_otlp_relay_expect_child(void);
 
 /* Worker: post what children handed over when a batch is due. */
 void shim_otlp_relay_tick(uint64_t now_ns);

@@ -29,6 +29,7 @@
 #include "config.h"
 #include "otlp.h"
 #include "sink.h"
+#include "thread.h"
 #include "worker.h"
 
 #define MAGIC 0x53524c31u		   /* "SRL1" */
@@ -206,10 +207,31 @@ static void relay_listen(void *arg)
 	r.lfd = fd;
 }
 
+/* The push is on: listen once a child may come (shim_otlp_relay_expect_child),
+ * or when the worker starts (a long-lived process, a fork child's image). A
+ * process that starts none (a shell loop's `true`) never makes the socket:
+ * five system calls at its start and three at its exit. */
+static int relay_on;
+
 void shim_otlp_relay_init(void)
 {
-	relay_listen(NULL); /* the backlog holds children until the worker runs */
-	shim_worker_on_start_shared(relay_listen, NULL); /* a fork child's */
+	__atomic_store_n(&relay_on, 1, __ATOMIC_RELAXED);
+	shim_worker_on_start_shared(relay_listen, NULL);
+}
+
+void shim_otlp_relay_expect_child(void)
+{
+	int e;
+
+	if (!__atomic_load_n(&relay_on, __ATOMIC_RELAXED) ||
+	    __atomic_load_n(&r.lfd, __ATOMIC_RELAXED) >= 0 || r.stopped || shim_tls.internal)
+		return;
+	e = errno;
+	shim_tls.internal++;
+	/* the backlog holds the children until the worker runs or we exit */
+	relay_listen(NULL);
+	shim_tls.internal--;
+	errno = e;
 }
 
 /* Render the held requests from the head into one body (up to BATCH_BYTES

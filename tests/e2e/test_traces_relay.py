@@ -72,6 +72,33 @@ class TestRelay(ShimTest):
         ids = [s.span_id for s in spans(recs)]
         self.assertEqual(len(ids), len(set(ids)), "a span delivered twice")
 
+    def test_listens_once_it_starts_a_child(self):
+        # a process that starts no child never makes the relay's socket (a
+        # shell loop's `true` pays nothing for it); its first child makes it,
+        # before the child can exit, and the child's spans come through it.
+        # The shell counts its own socket in /proc/net/unix with builtins
+        # only (no fork before the first count).
+        count = ('n=0; while read -r l; do case "$l" in *"@shimmer-otlp.$U.$$."*) '
+                 'n=$((n+1));; esac; done < /proc/net/unix; echo $n')
+        rx = Receiver(self.tmp)
+        try:
+            shim = self.run_shim(["sh", "-c", "%s; /bin/true; %s" % (count, count)],
+                                 env={"OTEL_EXPORTER_OTLP_ENDPOINT": rx.endpoint,
+                                      "OTEL_BSP_SCHEDULE_DELAY": "60000",
+                                      "U": str(os.getuid())})
+            recs = rx.records()
+        finally:
+            rx.stop()
+        # after: the listener, and the child's connection queued on it
+        before, after = shim.stdout.split()
+        self.assertEqual((before, shim.rc), (b"0", 0), shim.stderr)
+        self.assertGreaterEqual(int(after), 1)
+        self.assertStrict(recs)
+        exes = [e for _, e in roots(spans(recs))]
+        self.assertEqual(sorted(exes), ["sh", "true"])
+        # the child's request came with its parent's: one request for both
+        self.assertEqual(len(recs), 1, [len(r["request"]["resourceSpans"]) for r in recs])
+
     def test_unreachable_one_line_for_the_tree(self):
         hold, port = free_port()  # bound, never listening: connections are refused
         try:
