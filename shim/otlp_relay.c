@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The exit hand-off of the OTLP push. A traced process that pushes listens
- * (from its start; a fork child from its worker's start) on an abstract unix
+ * (from its first child, or its worker's start) on an abstract unix
  * socket named by its uid, pid and push settings; a child hands
  * its last request to it at exit in one local message instead of waiting on
  * the collector (a shell loop's `true` then exits at once), and the parent
@@ -10,7 +10,10 @@
  * uid). At exit the listener is shut first (later children post themselves),
  * then what was queued on it is taken in: nothing handed over is lost, unless
  * the parent dies without its exit flush (SIGKILL), as its own spans would;
- * children's spans wait RELAY_DELAY_MS at most for that reason. */
+ * children's spans wait RELAY_DELAY_MS at most for that reason. The worker
+ * takes the queued children in at its tick (TICK_MS in otlp_http.c), never
+ * woken by each; the backlog (SOMAXCONN) holds them in between, and a child
+ * that finds it full posts itself. */
 #include <errno.h>
 #include <stdint.h>
 #include <poll.h>
@@ -171,16 +174,11 @@ static void drain(int lfd, uint64_t until)
 	}
 }
 
-static void on_connect(int lfd, void *arg)
-{
-	(void)arg;
-	drain(lfd, UINT64_MAX);
-}
 
-/* The listener: from the constructor (a process's children may exit before
- * its worker starts: the backlog keeps them), or in a fork child on its
- * worker before it unshares its fds; in both, the program's fd table holds it
- * for the exit drain. */
+/* The listener: before the first child starts (children may exit before the
+ * worker starts: the backlog keeps them), or on the worker's start (a fork
+ * child's before it unshares its fds); in both, the program's fd table holds
+ * it for the exit drain. */
 static void relay_listen(void *arg)
 {
 	struct sockaddr_un a;
@@ -194,12 +192,12 @@ static void relay_listen(void *arg)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return;
-	if (bind(fd, (struct sockaddr *)&a, al) != 0 || listen(fd, 512) != 0) {
+	if (bind(fd, (struct sockaddr *)&a, al) != 0 || listen(fd, SOMAXCONN) != 0) {
 		close(fd); /* taken: another image of this pid, or a squatter */
 		return;
 	}
 	fd = shim_worker_high_fd(fd);
-	if (fstat(fd, &st) != 0 || shim_worker_watch_lazy(fd, on_connect, NULL) != 0) {
+	if (fstat(fd, &st) != 0) {
 		close(fd);
 		return;
 	}
@@ -325,7 +323,13 @@ static int full(void)
 void shim_otlp_relay_tick(uint64_t now)
 {
 	char why[128];
+	int lfd = __atomic_load_n(&r.lfd, __ATOMIC_RELAXED);
 
+	/* the children that exited since the last tick, queued on the listener:
+	 * taken in here, not one wake-up of the worker each (a shell loop's
+	 * hundreds of processes a second, on the program's CPUs) */
+	if (lfd >= 0)
+		drain(lfd, now + TAKE_MS * 1000000ull);
 	if (!r.head || now < r.retry_ns || (now < r.next_ns && !full()))
 		return;
 	while (r.head && post_some(shim_config.otel.timeout_ms, why, sizeof(why)) == 1 && full())
