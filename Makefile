@@ -10,10 +10,10 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -fvisibility=hidden \
             -ftls-model=initial-exec -fno-strict-aliasing -fdata-sections -MMD -MP
-# libm is opened at first use (shim/libs.c), not linked: every process start
-# would load it (each library costs /bin/true about 70 us); -z defs makes a
-# call libs.c misses a link error. jansson, which every exit uses, and zlib
-# are linked in from their static archives (hidden, our own copies).
+# No libm (each library costs /bin/true about 70 us, and a dlopen about as
+# much): its few uses have libm-free forms, and -z defs makes a call to it a
+# link error. jansson, which every exit uses, and zlib are linked in from
+# their static archives (hidden, our own copies).
 LDLIBS   := -ldl -lpthread
 JANSSON_A = $(shell $(CC) -print-file-name=libjansson.a)
 ZLIB_A    = $(shell $(CC) -print-file-name=libz.a)

@@ -6,7 +6,6 @@
  * locks or formatting; the thread's guard is held while it unwinds. */
 #include <errno.h>
 #include <link.h>
-#include <math.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -165,13 +164,49 @@ static int64_t draw(void)
 	return d >= 9.2e18 ? INT64_MAX : (int64_t)d;
 }
 
+/* 1 - e^-t for t >= 0, within a few units in the last place, without libm
+ * (opening it cost each short process with a heap sample about 85 us, and a
+ * sample taken while another thread was in the loader had to be dropped).
+ * Below 1/2: the alternating series t - t^2/2! + t^3/3! - ..., in Horner's
+ * form, which keeps every digit of a small t (1 - exp(-t) would lose them);
+ * 18 terms leave under 1e-22 of t. Up to 40: 1 - 2^k e^r with -t = k ln2 + r,
+ * |r| <= ln2/2, e^r by its series to r^14/14! (the rest under 1e-18), ln2 in
+ * two parts so that k ln2 is exact. Past 40, e^-t is below half an ulp of 1. */
+double shim_heap_one_minus_exp_neg(double t)
+{
+	static const double ln2_hi = 6.93147180369123816490e-01; /* 0x3fe62e42fee00000 */
+	static const double ln2_lo = 1.90821492927058770002e-10; /* 0x3dea39ef35793c76 */
+	union {
+		uint64_t u;
+		double d;
+	} scale;
+	double v = 1.0, r;
+	int k;
+
+	if (!(t > 0))
+		return 0.0;
+	if (t < 0.5) {
+		for (int i = 18; i >= 2; i--)
+			v = 1.0 - t / i * v;
+		return t * v;
+	}
+	if (t > 40)
+		return 1.0;
+	k = -(int)(t / ln2_hi + 0.5);
+	r = (-t - k * ln2_hi) - k * ln2_lo;
+	for (int i = 14; i >= 1; i--)
+		v = 1.0 + r / i * v;
+	scale.u = (uint64_t)(1023 + k) << 52; /* 2^k, k in [-58, -1] */
+	return 1.0 - v * scale.d;
+}
+
 double shim_heap_weight(uint64_t size, uint64_t m)
 {
 	double q;
 
 	if (m <= 1 || size == 0)
 		return 1.0;
-	q = -expm1(-(double)size / (double)m); /* 1 - exp(-size/mean), exact for small sizes */
+	q = shim_heap_one_minus_exp_neg((double)size / (double)m);
 	return q > 0 ? 1.0 / q : 1.0;
 }
 
@@ -355,7 +390,7 @@ uint64_t shim_heap_forget(const void *p)
 						 __ATOMIC_RELAXED))
 			return 0; /* a double free raced us: the other one took it */
 		filter_del(p);
-		saved = errno; /* libm below; free and realloc keep errno */
+		saved = errno; /* free and realloc keep errno */
 		stats_add(-(int64_t)est_bytes(val >> ID_BITS), 1);
 		errno = saved;
 		return val;
@@ -388,12 +423,6 @@ static void record(void *p, size_t n)
 	struct hcount *c;
 	uint64_t size = n > SIZE_MAX_PACKED ? SIZE_MAX_PACKED : n;
 
-	/* the weight needs libm, loaded by the first sample; a sample taken
-	 * while it cannot be (see shim_libs_math) is dropped */
-	if (mean != 1 && shim_libs_math() != 0) {
-		__atomic_fetch_add(&n_dropped, 1, __ATOMIC_RELAXED);
-		return;
-	}
 	depth = 0;
 	if (shim_unwind_enter()) { /* not while a fork is being made */
 		depth = shim_unwind_here(pcs, SHIM_HEAP_DEPTH + 8);

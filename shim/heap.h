@@ -91,6 +91,10 @@ uint64_t shim_heap_samples(void);
  * (Go's scaleHeapSample). 1 when every allocation is sampled. Pure. */
 double shim_heap_weight(uint64_t size, uint64_t mean);
 
+/* 1 - e^-t for t >= 0 (0 for t <= 0), to a few ulps, libm-free: the weight's
+ * denominator, also for small t where 1 - exp(-t) keeps few digits. Pure. */
+double shim_heap_one_minus_exp_neg(double t);
+
 /* An Exp(1) variate from the calling thread's generator (von Neumann's
  * method: no logarithm, no libm): the sampler's intervals are this times
  * the mean. Async-signal-safe: yes. Allocates: no. */
@@ -98,9 +102,9 @@ double shim_heap_exp1(void);
 
 struct shim_heap_stats {
 	uint64_t samples;	     /* sampled allocations counted */
-	uint64_t dropped;	     /* sampled, but no room for the stack, or libm not
-				      * loadable at that moment (not counted), or no
-				      * room for the pointer (counted, never in use) */
+	uint64_t dropped;	     /* sampled, but no room for the stack (not
+				      * counted), or no room for the pointer
+				      * (counted, never in use) */
 	uint64_t freed;		     /* sampled allocations freed since */
 	uint64_t live_bytes;	     /* estimated bytes in use now (sampled, scaled) */
 	uint64_t peak_bytes;	     /* the highest live_bytes seen */

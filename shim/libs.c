@@ -1,14 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* The libm function Shimmer calls (the heap sampler's expm1), defined here
- * (hidden) with libm's own prototype and forwarded to libm, opened with
- * dlopen(RTLD_LOCAL) by the first heap sample: no process pays its load at
- * start (no -lm; -z defs makes a missed call a link error). And jansson,
- * linked in (our own hidden copy): its setup at first use, and its allocator
- * while a writer runs, a bump arena. */
-#include <dlfcn.h>
+/* jansson, linked in (our own hidden copy): its setup at first use, and its
+ * allocator while a writer runs, a bump arena. */
 #include <jansson.h>
-#include <link.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,9 +13,6 @@
 #include "log.h"
 #include "thread.h"
 #include "zone.h"
-
-static int math_state; /* libm: 0 not yet, 1 loaded, 2 being loaded, -1 failed (atomic) */
-static __typeof__(&expm1) p_expm1;
 
 static int jansson_ready; /* seeded, our allocator set (atomic) */
 
@@ -130,38 +120,4 @@ void shim_libs_fork_child(void)
 {
 	/* an arena another thread had open is not the child's */
 	__atomic_store_n(&first_busy, 0, __ATOMIC_RELAXED);
-	/* a libm load another thread was making: try again */
-	if (__atomic_load_n(&math_state, __ATOMIC_RELAXED) == 2)
-		__atomic_store_n(&math_state, 0, __ATOMIC_RELAXED);
-}
-
-/* ---- libm: the heap sampler's weights ---- */
-
-int shim_libs_math(void)
-{
-	int st = __atomic_load_n(&math_state, __ATOMIC_ACQUIRE);
-	void *h;
-
-	if (__builtin_expect(st == 1, 1))
-		return 0;
-	/* no mutex, no wait: the caller may be an allocation the loader makes
-	 * for a dlopen of another thread, which would wait for us; and while
-	 * an object is being mapped, the loader cannot be entered */
-	if (st != 0 || _r_debug.r_state != RT_CONSISTENT ||
-	    !__atomic_compare_exchange_n(&math_state, &st, 2, 0, __ATOMIC_ACQ_REL,
-					 __ATOMIC_ACQUIRE))
-		return -1;
-	shim_tls.internal++;
-	h = dlopen("libm.so.6", RTLD_LAZY | RTLD_LOCAL);
-	p_expm1 = h ? (__typeof__(&expm1))dlsym(h, "expm1") : NULL;
-	shim_tls.internal--;
-	__atomic_store_n(&math_state, p_expm1 ? 1 : -1, __ATOMIC_RELEASE);
-	if (!p_expm1)
-		shim_err("cannot load libm.so.6: heap samples are not kept");
-	return p_expm1 ? 0 : -1;
-}
-
-double expm1(double x)
-{
-	return shim_libs_math() == 0 ? p_expm1(x) : NAN;
 }

@@ -1,14 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* libm, opened on first use instead of linked: only heap samples need it
- * (expm1), and each library a process maps costs it about 70 us here (libm:
- * its IFUNC relocations). shim/libs.c defines expm1, hidden, with libm's own
- * prototype, forwarding to libm, which the first call opens with
- * dlopen(RTLD_LOCAL); it returns NAN when libm cannot be loaded.
- *
- * jansson, which every process's exit writers use, and zlib (pprof's gzip,
- * the OTLP push's compression) are linked in instead from their static
- * archives (hidden: our own copies, apart from any the program has): a
- * dlopen cost as much as a library at start. */
+/* jansson, which every process's exit writers use, and zlib (pprof's gzip,
+ * the OTLP push's compression), linked in from their static archives
+ * (hidden: our own copies, apart from any the program has): a dlopen cost as
+ * much as a library at start. No libm: its few uses have libm-free forms
+ * (shim_round_u64 here, shim_heap_one_minus_exp_neg, shim_heap_exp1). */
 #ifndef SHIM_LIBS_H
 #define SHIM_LIBS_H
 
@@ -59,15 +54,8 @@ void shim_libs_json_arena_end(struct shim_json_arena *a);
  * malloc (those need their json_decref). */
 int shim_libs_json_arena_whole(const struct shim_json_arena *a);
 
-/* Open libm now (a heap sample's weight needs expm1): 0 once it is loaded,
- * -1 when it cannot be now (another thread is loading it, or the loader is
- * mapping an object) or ever (said once). Never waits and takes no lock: it
- * may run in an allocation hook. Until it returns 0, expm1 returns NAN.
- * Async-signal-safe: no (dlopen). Allocates: yes (internal). */
-int shim_libs_math(void);
-
-/* atfork child handler: a load another thread was making is forgotten (its
- * mutex is fresh; the library, if it was mapped, is found again). */
+/* atfork child handler: an arena another thread had open is not the
+ * child's. */
 void shim_libs_fork_child(void);
 
 #endif
