@@ -31,7 +31,6 @@ SHIM_REAL_DECL(mmap64);
 SHIM_REAL_DECL(munmap);
 
 #define unlikely(x) __builtin_expect(!!(x), 0)
-#define likely(x) __builtin_expect(!!(x), 1)
 
 /* Set once the arena served anything: until then (often for the whole run)
  * free and realloc need not ask whether a pointer is the arena's. */
@@ -89,37 +88,12 @@ static void *boot_move(void *old, size_t n)
 
 /* The hot hooks keep their fast path to what every call needs, so that
  * little is live across the real call (each callee-saved register is a push
- * and a pop a call): the call is counted and charged to the heap sampler's
- * distance before it is made, and only its size stays live for the rare
- * failure, taken back after. A sample due, the family not on yet (the
- * constructor has not run), the real function not found yet, the boot arena
- * or a sampled old block: the slow path, out of line, as before. */
-static __attribute__((noinline, cold)) void *malloc_slow(size_t n)
-{
-	void *p;
-
-	if (!SHIM_RESOLVE(malloc))
-		return no_memory();
-	p = real_malloc(n);
-	shim_rec_alloc(SHIM_FN_malloc, p ? n : 0, p == NULL);
-	if (shim_heap_due())
-		shim_heap_sample(p, n);
-	return p;
-}
-
-/* The real call failed after the fast path counted it: NULL, as a tail call
- * (nothing of the hook's is needed after the real call but the size). */
+ * and a pop a call): a failure, the boot arena, a sampled old block go out of
+ * line. */
 static __attribute__((noinline, cold)) void *malloc_failed(size_t n)
 {
-	shim_rec_alloc_failed(SHIM_FN_malloc, n);
-	return NULL;
-}
-
-static __attribute__((noinline, cold)) void *realloc_failed(const void *old, size_t n)
-{
-	/* realloc(p, 0) frees and may return NULL: not a failure */
-	if (n != 0 || old == NULL)
-		shim_rec_alloc_failed(SHIM_FN_realloc, n);
+	shim_rec_alloc(SHIM_FN_malloc, 0, 1);
+	shim_heap_alloc(NULL, n);
 	return NULL;
 }
 
@@ -129,13 +103,13 @@ SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 
 	if (unlikely(shim_tls.resolving))
 		return boot_alloc(n);
-	if (shim_heap_charge(n) || unlikely(!(shim_active & SHIM_FAM(ALLOC))) ||
-	    unlikely(!real_malloc))
-		return malloc_slow(n);
-	shim_rec_alloc_pre(SHIM_FN_malloc, n);
+	if (!SHIM_RESOLVE(malloc))
+		return no_memory();
 	p = real_malloc(n);
 	if (unlikely(!p))
 		return malloc_failed(n);
+	shim_rec_alloc(SHIM_FN_malloc, n, 0);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
@@ -158,8 +132,7 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 
 /* realloc is a free of old and an allocation of n for the heap profile. A
  * sampled old block is forgotten before the real call (afterwards another
- * thread may already hold its address) and put back if the call fails. The
- * fast path has charged n to the sampler's distance already. */
+ * thread may already hold its address) and put back if the call fails. */
 static __attribute__((noinline, cold)) void *realloc_slow(void *old, size_t n)
 {
 	void *p;
@@ -177,27 +150,31 @@ static __attribute__((noinline, cold)) void *realloc_slow(void *old, size_t n)
 	shim_rec_alloc(SHIM_FN_realloc, p ? n : 0, p == NULL && (n != 0 || old == NULL));
 	if (__builtin_expect(was != 0, 0) && !p && n != 0)
 		shim_heap_restore(old, was);
-	if (shim_heap_due())
-		shim_heap_sample(p, n);
+	shim_heap_alloc(p, n);
 	return p;
+}
+
+static __attribute__((noinline, cold)) void *realloc_null(const void *old, size_t n)
+{
+	shim_rec_alloc(SHIM_FN_realloc, 0, n != 0 || old == NULL);
+	shim_heap_alloc(NULL, n);
+	return NULL;
 }
 
 SHIM_EXPORT __attribute__((hot)) void *realloc(void *old, size_t n)
 {
 	void *p;
 
-	/* charged first, whichever way the call goes. The boot arena, a thread
-	 * resolving, a sampled block (or its neighbour in the filter), the
-	 * family not on yet, the real one not found yet: the full path */
-	if (shim_heap_charge(n) ||
-	    unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED) | shim_tls.resolving) ||
-	    unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) ||
-	    unlikely(!(shim_active & SHIM_FAM(ALLOC))) || unlikely(!real_realloc))
+	/* the boot arena, a thread resolving, a sampled block (or its
+	 * neighbour in the filter), the real one not found yet: the full path */
+	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED) | shim_tls.resolving) ||
+	    unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(!real_realloc))
 		return realloc_slow(old, n);
-	shim_rec_alloc_pre(SHIM_FN_realloc, n);
 	p = real_realloc(old, n);
 	if (unlikely(!p))
-		return realloc_failed(old, n);
+		return realloc_null(old, n);
+	shim_rec_alloc(SHIM_FN_realloc, n, 0);
+	shim_heap_alloc(p, n);
 	return p;
 }
 
@@ -233,10 +210,7 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	return p;
 }
 
-/* free's fast path makes no call but the real one, a tail call: nothing to
- * save. The boot arena, the real one not found yet, a thread without its
- * slot yet, a sampled block (or its neighbour in the filter): out of line. */
-static __attribute__((noinline, cold)) void free_slow(void *p)
+SHIM_EXPORT __attribute__((hot)) void free(void *p)
 {
 	if (unlikely(boot_owns(p)))
 		return;
@@ -246,18 +220,6 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 	 * forgotten before its address can be handed out again */
 	shim_rec_alloc(SHIM_FN_free, 0, 0);
 	shim_heap_free(p);
-	real_free(p);
-}
-
-SHIM_EXPORT __attribute__((hot)) void free(void *p)
-{
-	struct shim_thread *t = shim_tls.slot;
-
-	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED)) || unlikely(!real_free) ||
-	    unlikely(!t) || unlikely(shim_heap_filter[shim_heap_bucket(p)] != 0))
-		return free_slow(p);
-	if (likely(shim_active & SHIM_FAM(ALLOC)) && likely(!shim_tls_alloc_guarded()))
-		t->fn[SHIM_FN_free].calls++;
 	real_free(p);
 }
 

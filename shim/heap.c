@@ -23,6 +23,7 @@
 #include "unwind.h"
 #include "zone.h"
 
+__thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
 static __thread unsigned shard __attribute__((tls_model("initial-exec")));
 unsigned char shim_heap_filter[SHIM_HEAP_FILTER] SHIM_BIG;

@@ -12,8 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "thread.h"
-
 #define SHIM_HEAP_DEPTH 64	    /* frames kept per sampled allocation */
 #define SHIM_HEAP_STACKS 16384	    /* distinct allocation stacks (power of two) */
 #define SHIM_HEAP_PCS (256 * 1024)  /* PCs stored over all stacks */
@@ -22,8 +20,7 @@
 /* Bytes this thread may still allocate before its next sample; <= 0 means
  * the next allocation is sampled (0 for a new thread: its first allocation
  * draws the first distance). */
-/* The thread's distance to its next sample, in shim_tls (shim/thread.h). */
-#define shim_heap_left (shim_tls.heap_left)
+extern __thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
 
 /* Live sampled pointers per filter bucket (saturating at 255: a full bucket
  * stays full and only costs its frees a table probe). */
@@ -33,15 +30,13 @@ extern unsigned char shim_heap_filter[SHIM_HEAP_FILTER];
  * blocks share a cache line of the filter (a line covers 32 KiB of heap) and a
  * program's frees touch few filter lines (a hash spread them over all 64 KiB:
  * an L1 miss on nearly every free). A block that shares a granule with a live
- * sample only costs its free a table probe. Each 4 MiB region's buckets are
- * displaced by its number (an xor: a region's granules stay in their cache
- * lines, and two arenas at the same offsets do not pile onto the same
- * buckets); an xor, not a multiply, on every free's path. */
+ * sample only costs its free a table probe. Each 4 MiB region is displaced by
+ * a hash of its number so two arenas do not pile onto the same buckets. */
 static inline uint32_t shim_heap_bucket(const void *p)
 {
 	uintptr_t a = (uintptr_t)p;
 
-	return (uint32_t)((a >> 9) ^ (a >> 22)) & (SHIM_HEAP_FILTER - 1);
+	return (uint32_t)((a >> 9) + (uint32_t)((a >> 22) * 0x9e3779b1u)) & (SHIM_HEAP_FILTER - 1);
 }
 
 /* The sampling decision of an allocation of n bytes that returned p, and
@@ -68,20 +63,6 @@ static inline __attribute__((always_inline)) void shim_heap_alloc(void *p, size_
 {
 	if (__builtin_expect((shim_heap_left -= (int64_t)n) <= 0, 0))
 		shim_heap_sample(p, n);
-}
-
-/* The allocation hooks' fast path, before the real call: charge n bytes to
- * the distance to the next sample; nonzero when a sample is due, and the
- * caller then takes its slow path, which calls shim_heap_sample with the
- * result (shim_heap_due tells it so). */
-static inline __attribute__((always_inline)) int shim_heap_charge(size_t n)
-{
-	return __builtin_expect((shim_heap_left -= (int64_t)n) <= 0, 0);
-}
-
-static inline int shim_heap_due(void)
-{
-	return shim_heap_left <= 0;
 }
 
 /* Hot path of free and realloc: one filter load. Returns what

@@ -214,36 +214,6 @@ void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char 
  * Async-signal-safe: yes. Allocates: no. errno: kept. */
 void shim_rec_close(unsigned fn, const void *pc, uint64_t t0, int fd);
 
-/* The allocation hooks' fast path counts before the real call, so that
- * little is live across it: shim_rec_alloc_pre counts a success of `bytes`
- * (the caller has seen the family on: shim_active never goes off), and
- * shim_rec_alloc_failed takes it back when the call failed after all. Both
- * pass the same calls (the thread's guards cannot change across the call).
- * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first
- * call). errno: kept. */
-static inline __attribute__((always_inline)) void shim_rec_alloc_pre(unsigned fn, uint64_t bytes)
-{
-	struct shim_thread *t;
-
-	if (__builtin_expect(shim_tls_alloc_guarded(), 0))
-		return;
-	t = shim_thread_self();
-	if (__builtin_expect(!t, 0))
-		return;
-	t->fn[fn].calls++;
-	t->fn[fn].bytes += bytes;
-}
-
-static inline void shim_rec_alloc_failed(unsigned fn, uint64_t bytes)
-{
-	struct shim_thread *t = shim_tls.slot;
-
-	if (shim_tls_alloc_guarded() || !t)
-		return;
-	t->fn[fn].bytes -= bytes;
-	t->fn[fn].errors++;
-}
-
 /* Count one allocation-family call (never timed): bytes requested, failed or
  * not. Passes silently while Shimmer itself runs (internal, resolving). */
 static inline __attribute__((always_inline)) void shim_rec_alloc(unsigned fn, uint64_t bytes,

@@ -98,10 +98,6 @@ struct shim_tls {
 	int resolving; /* inside dlsym: allocations come from the boot arena */
 	int vforked;   /* this thread called vfork: a child may share our memory */
 	struct shim_thread *slot;
-	/* bytes left to allocate before the heap sampler's next sample
-	 * (shim/heap.h): here, so that the allocation hooks reach it from the
-	 * same thread pointer as the flags above */
-	int64_t heap_left;
 };
 
 extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
