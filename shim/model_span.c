@@ -3,6 +3,7 @@
  * with their resource ids turned into names and ticks into Unix time, plus
  * what the resource attributes need (executable, host, command line). */
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +15,7 @@
 #include "model.h"
 #include "otlp.h"
 #include "span.h"
+#include "symbols.h"
 #include "thread.h"
 
 static const char *name_of(struct shim_model_trace *t, uint32_t id)
@@ -107,14 +109,12 @@ int shim_model_build_spans(struct shim_model *m, const struct shim_span *spans, 
 {
 	struct shim_model_trace *t = &m->trace;
 	struct shim_span root;
-	ssize_t len;
 	size_t k = 0;
 
 	memset(t, 0, sizeof(*t));
 	shim_span_trace(t->trace_id, &t->flags, &t->remote);
 	memcpy(t->tracestate, shim_span_tracestate(), strlen(shim_span_tracestate()) + 1);
-	len = readlink("/proc/self/exe", t->exe_path, sizeof(t->exe_path) - 1);
-	t->exe_path[len > 0 ? len : 0] = '\0';
+	snprintf(t->exe_path, sizeof(t->exe_path), "%s", shim_sym_exe_path());
 	if (gethostname(t->host, sizeof(t->host) - 1) != 0)
 		t->host[0] = '\0';
 	if (shim_config.capture_args)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,18 +169,22 @@ static void report_gone(const struct shim_dlmod *g, void *arg)
 }
 
 /* The program's own file, as libdw names it from /proc/self/maps (argv[0]
- * may be a link of another name): "" when unknown. Read once. */
+ * may be a link of another name): "" when unknown. Read once per image (the
+ * symbolizer, the mappings and every trace model ask for it; the first
+ * /proc/self lookup of a process is its dearest). */
+static char exe_file[512];
+static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
+
+static void read_exe(void)
+{
+	ssize_t len = readlink("/proc/self/exe", exe_file, sizeof(exe_file) - 1);
+	exe_file[len > 0 ? len : 0] = '\0';
+}
+
 const char *shim_sym_exe_path(void)
 {
-	static char exe[512];
-	static int done;
-
-	if (!done) {
-		ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		exe[len > 0 ? len : 0] = '\0';
-		done = 1;
-	}
-	return exe;
+	pthread_once(&exe_once, read_exe);
+	return exe_file;
 }
 
 /* ---- objects libdw knows no more about than dladdr ---- */
