@@ -4,6 +4,8 @@
  * decimal strings. Built with jansson; the same request body is what the
  * OTLP/HTTP push sends. What every request of a model repeats (the resource,
  * the scope, the trace id) is built once and shared by reference. */
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,19 +248,132 @@ static int request(const struct shim_model *m, size_t first, size_t n, struct sh
 	return rc;
 }
 
+/* The last request made of a whole model (all its spans in one), kept for
+ * the next caller that asks for the same: at a process's exit the push
+ * renders its request to hand it to the parent, and traces.otlp.json is the
+ * same request moments later (jansson's build and dump, about 40 us of a
+ * short process's exit). Found by a hash of all a request is made of. */
+static struct {
+	pthread_mutex_t mx;
+	uint64_t key;
+	char *buf;
+	size_t len;
+} memo = {.mx = PTHREAD_MUTEX_INITIALIZER};
+
+static uint64_t mix(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ c[i]) * 1099511628211ull;
+	return h;
+}
+
+#define MIX(h, v) ((h) = mix((h), &(v), sizeof(v)))
+
+static uint64_t mix_str(uint64_t h, const char *str)
+{
+	return str ? mix(h, str, strlen(str) + 1) : mix(h, "\377", 1);
+}
+
+/* Everything the request of a whole model reads (shared_build, request,
+ * spanview): the process, the trace and each span, field by field. */
+static uint64_t whole_key(const struct shim_model *m)
+{
+	const struct shim_model_trace *t = &m->trace;
+	uint64_t h = 1469598103934665603ull;
+
+	MIX(h, m->pid);
+	MIX(h, m->ppid);
+	h = mix_str(h, m->exe);
+	h = mix(h, t->trace_id, sizeof(t->trace_id));
+	MIX(h, t->flags);
+	MIX(h, t->remote);
+	h = mix_str(h, t->tracestate);
+	h = mix_str(h, t->exe_path);
+	h = mix_str(h, t->host);
+	h = mix_str(h, t->command_line);
+	h = mix_str(h, t->service);
+	h = mix_str(h, t->resource);
+	MIX(h, t->nspans);
+	for (size_t i = 0; i < t->nspans; i++) {
+		const struct shim_model_span *sp = &t->spans[i];
+		MIX(h, sp->span_id);
+		MIX(h, sp->parent_id);
+		MIX(h, sp->start_ns);
+		MIX(h, sp->end_ns);
+		MIX(h, sp->type);
+		MIX(h, sp->fn);
+		MIX(h, sp->tid);
+		MIX(h, sp->err);
+		MIX(h, sp->count);
+		MIX(h, sp->has_exit_code);
+		MIX(h, sp->unfinished);
+		MIX(h, sp->by_exec);
+		MIX(h, sp->rbytes);
+		MIX(h, sp->wbytes);
+		MIX(h, sp->rops);
+		MIX(h, sp->wops);
+		MIX(h, sp->ops);
+		h = mix_str(h, sp->target);
+		h = mix_str(h, sp->target2);
+	}
+	return h;
+}
+
+/* The memo's copy of the request keyed `key` appended to out: 1, or 0 when
+ * it holds another (or is busy: never waited for). */
+static int memo_get(uint64_t key, struct shim_sink *out)
+{
+	int hit = 0;
+
+	if (pthread_mutex_trylock(&memo.mx) != 0)
+		return 0;
+	if (memo.buf && memo.key == key) {
+		shim_sink_write(out, memo.buf, memo.len);
+		hit = !out->failed;
+	}
+	pthread_mutex_unlock(&memo.mx);
+	return hit;
+}
+
+static void memo_put(uint64_t key, const char *p, size_t len)
+{
+	char *copy = malloc(len ? len : 1);
+
+	if (!copy)
+		return;
+	memcpy(copy, p, len);
+	if (pthread_mutex_trylock(&memo.mx) != 0) {
+		free(copy);
+		return;
+	}
+	free(memo.buf);
+	memo.buf = copy;
+	memo.len = len;
+	memo.key = key;
+	pthread_mutex_unlock(&memo.mx);
+}
+
 int shim_export_otlp_request(const struct shim_model *m, size_t first, size_t n,
 			     struct shim_sink *out)
 {
 	struct shim_json_arena a;
 	struct shared sh;
-	int rc = -1;
+	int whole = first == 0 && n >= m->trace.nspans, rc = -1;
+	uint64_t key = whole ? whole_key(m) : 0;
+	size_t at = out->len;
 
+	if (whole && memo_get(key, out))
+		return 0;
 	shim_libs_json_arena_begin(&a);
 	if (shared_build(m, &a, &sh) == 0) {
 		rc = request(m, first, n, &sh, out);
 		shared_free(&sh);
 	}
 	shim_libs_json_arena_end(&a);
+	if (whole && rc == 0 && !out->failed)
+		memo_put(key, out->buf + at, out->len - at);
 	return rc;
 }
 
@@ -270,6 +385,13 @@ int shim_export_otlp(const struct shim_model *m, struct shim_sink *out)
 
 	if (!m->trace.nspans)
 		return 0;
+	/* one line of all the spans: maybe the request the push just made */
+	if (m->trace.nspans <= FILE_BATCH) {
+		rc = shim_export_otlp_request(m, 0, m->trace.nspans, out);
+		if (rc == 0)
+			shim_sink_puts(out, "\n");
+		return rc;
+	}
 	shim_libs_json_arena_begin(&a);
 	if (shared_build(m, &a, &sh) == 0) {
 		rc = 0;

@@ -148,6 +148,57 @@ static void test_otlp(void **state)
 	shim_sink_free(&s);
 }
 
+/* The push's request and traces.otlp.json's line of the same model are the
+ * same bytes (the second may be the first, kept); any change to what the
+ * request is made of is in the next one: nothing stale is handed back. */
+static void test_otlp_same_request_kept_fresh(void **state)
+{
+	struct shim_model m;
+	struct shim_sink a, b, c;
+	static const struct {
+		const char *what, *want;
+	} changes[] = {
+		{"rbytes", "\"21\""}, {"host", "\"box2\""}, {"target", "/no/such2"},
+		{"end", "\"1700000000000009001\""}, {"pid", "\"4243\""},
+	};
+	(void)state;
+
+	fixture(&m);
+	shim_sink_init(&a);
+	shim_sink_init(&b);
+	assert_int_equal(shim_export_otlp_request(&m, 0, m.trace.nspans, &a), 0);
+	assert_int_equal(shim_export_otlp(&m, &b), 0);
+	assert_int_equal(b.len, a.len + 1);
+	assert_memory_equal(a.buf, b.buf, a.len);
+	assert_int_equal(b.buf[a.len], '\n');
+	for (size_t i = 0; i < sizeof(changes) / sizeof(changes[0]); i++) {
+		fixture(&m);
+		if (!strcmp(changes[i].what, "rbytes"))
+			spans[3].rbytes = 21;
+		else if (!strcmp(changes[i].what, "host"))
+			snprintf(m.trace.host, sizeof(m.trace.host), "box2");
+		else if (!strcmp(changes[i].what, "target"))
+			spans[4].target = "/no/such2";
+		else if (!strcmp(changes[i].what, "end"))
+			spans[3].end_ns = T0 + 9001;
+		else
+			m.pid = 4243;
+		shim_sink_init(&c);
+		assert_int_equal(shim_export_otlp(&m, &c), 0);
+		assert_non_null(strstr(c.buf, changes[i].want));
+		assert_true(c.len != b.len || memcmp(c.buf, b.buf, b.len) != 0);
+		shim_sink_free(&c);
+	}
+	/* a part of the spans is its own request, never the whole one */
+	fixture(&m);
+	shim_sink_init(&c);
+	assert_int_equal(shim_export_otlp_request(&m, 1, 2, &c), 0);
+	assert_true(c.len < a.len);
+	shim_sink_free(&c);
+	shim_sink_free(&a);
+	shim_sink_free(&b);
+}
+
 static void test_chrome_nesting(void **state)
 {
 	struct shim_model m;
@@ -223,6 +274,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_otlp),
+		cmocka_unit_test(test_otlp_same_request_kept_fresh),
 		cmocka_unit_test(test_chrome_nesting),
 		cmocka_unit_test(test_ndjson),
 	};
