@@ -40,30 +40,12 @@ struct prof_thread {
 
 enum { FREE, CLAIMING, USED };
 
-/* The registry: an entry's state and slot side by side, from a page of its
- * own, and walked only up to the highest entry ever claimed (reg_hi): a
- * process with one thread touches one page of it, not three. */
+/* The registry (shim/zone.h: shim_reg_count, shim_reg_raise). */
 static struct {
 	atomic_int state;
 	struct prof_thread *slot;
 } reg[SHIM_PROF_THREADS] SHIM_BIG __attribute__((aligned(4096)));
 static atomic_int reg_hi;
-
-static int reg_count(void)
-{
-	return atomic_load_explicit(&reg_hi, memory_order_acquire);
-}
-
-/* Entry i was claimed: walks must reach it. */
-static void reg_raise(int i)
-{
-	int hi = atomic_load_explicit(&reg_hi, memory_order_relaxed);
-
-	while (hi < i + 1 && !atomic_compare_exchange_weak_explicit(&reg_hi, &hi, i + 1,
-								    memory_order_release,
-								    memory_order_relaxed))
-		;
-}
 static __thread struct prof_thread *self __attribute__((tls_model("initial-exec")));
 static atomic_int sampling;	/* the handler records */
 static atomic_int owned;	/* our handler is installed for SIGPROF */
@@ -115,7 +97,7 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 	if ((t.sa_flags & SA_SIGINFO) || (t.sa_handler != SIG_DFL && t.sa_handler != SIG_IGN)) {
 		if (!atomic_exchange(&yielded, 1)) {
 			atomic_store(&sampling, 0);
-			for (int i = 0; i < reg_count(); i++)
+			for (int i = 0; i < shim_reg_count(&reg_hi); i++)
 				if (atomic_load(&reg[i].state) == USED && reg[i].slot)
 					disarm(reg[i].slot);
 			atomic_store(&owned, 0);
@@ -136,7 +118,7 @@ static void foreign(int sig, siginfo_t *si, void *uc)
 
 static int is_slot(const void *p)
 {
-	for (int i = 0; p && i < reg_count(); i++)
+	for (int i = 0; p && i < shim_reg_count(&reg_hi); i++)
 		if (reg[i].slot == p)
 			return 1;
 	return 0;
@@ -208,7 +190,7 @@ static struct prof_thread *claim(void)
 		 * page, and the write after it faults a second time */
 		if (!atomic_compare_exchange_strong(&reg[i].state, &expect, CLAIMING))
 			continue;
-		reg_raise(i);
+		shim_reg_raise(&reg_hi, i);
 		if (!reg[i].slot)
 			reg[i].slot = shim_zone_map(sizeof(struct prof_thread));
 		if (!reg[i].slot) {
@@ -227,7 +209,7 @@ static struct prof_thread *claim(void)
 
 static void release(struct prof_thread *t)
 {
-	for (int i = 0; i < reg_count(); i++) {
+	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
 		if (reg[i].slot == t) {
 			wipe(t);
 			atomic_store(&reg[i].state, FREE);
@@ -478,7 +460,7 @@ void shim_profiler_fork_child(void)
 		return;
 	/* timers are not inherited: the child has only this thread, and only
 	 * its own samples belong in its outputs */
-	for (int i = 0; i < reg_count(); i++) {
+	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
 		if (!reg[i].slot || reg[i].slot == me)
 			continue;
 		if (atomic_load(&reg[i].state) != FREE)
@@ -515,7 +497,7 @@ void shim_profiler_sigprof(const struct sigaction *act, struct sigaction *prev)
 
 void shim_profiler_foreach(void (*fn)(const struct shim_prof_view *, void *), void *arg)
 {
-	for (int i = 0; i < reg_count(); i++) {
+	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
 		struct prof_thread *t = reg[i].slot;
 		struct shim_prof_view v;
 

@@ -22,30 +22,12 @@ uint64_t shim_threads_untracked;
 
 enum { FREE, CLAIMING, USED, DYING };
 
-/* The registry: an entry's state and slot side by side, from a page of its
- * own, and walked only up to the highest entry ever claimed (reg_hi): a
- * process with one thread touches one page of it, not three. */
+/* The registry (shim/zone.h: shim_reg_count, shim_reg_raise). */
 static struct {
 	atomic_int state;
 	struct shim_thread *slot;
 } reg[SHIM_MAX_THREADS] SHIM_BIG __attribute__((aligned(4096)));
 static atomic_int reg_hi;
-
-static int reg_count(void)
-{
-	return atomic_load_explicit(&reg_hi, memory_order_acquire);
-}
-
-/* Entry i was claimed: walks must reach it. */
-static void reg_raise(int i)
-{
-	int hi = atomic_load_explicit(&reg_hi, memory_order_relaxed);
-
-	while (hi < i + 1 && !atomic_compare_exchange_weak_explicit(&reg_hi, &hi, i + 1,
-								    memory_order_release,
-								    memory_order_relaxed))
-		;
-}
 static struct shim_thread *exited; /* merged stats of threads that ended */
 static int exited_used;		   /* something was merged into it */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -150,7 +132,7 @@ static void reap(void)
 {
 	int pid = (int)syscall(SYS_getpid), e = errno;
 
-	for (int i = 0; i < reg_count(); i++) {
+	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
 		if (atomic_load(&reg[i].state) != DYING)
 			continue;
 		if (syscall(SYS_tgkill, pid, reg[i].slot->tid, 0) == 0 || errno != ESRCH)
@@ -174,7 +156,7 @@ static void thread_gone(void *arg)
 	shim_tls.internal++;
 	pthread_mutex_lock(&reg_lock);
 	reap();
-	for (int i = 0; i < reg_count(); i++) {
+	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
 		if (reg[i].slot == t && atomic_load(&reg[i].state) == USED) {
 			atomic_store(&reg[i].state, DYING);
 			break;
@@ -207,7 +189,7 @@ static struct shim_thread *attach(void)
 		 * page, and the write after it faults a second time */
 		if (!atomic_compare_exchange_strong(&reg[i].state, &expect, CLAIMING))
 			continue;
-		reg_raise(i);
+		shim_reg_raise(&reg_hi, i);
 		if (!reg[i].slot)
 			reg[i].slot = map_slot();
 		if (!reg[i].slot) {
@@ -241,7 +223,7 @@ void shim_thread_foreach(void (*fn)(const struct shim_thread *, void *), void *a
 {
 	pthread_mutex_lock(&reg_lock);
 	reap();
-	for (int i = 0; i < reg_count(); i++) {
+	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
 		int st = atomic_load_explicit(&reg[i].state, memory_order_acquire);
 		if (st == USED || st == DYING)
 			fn(reg[i].slot, arg);
@@ -273,7 +255,7 @@ void shim_thread_fork_child(void)
 	struct shim_thread *self = shim_tls.slot;
 
 	pthread_mutex_init(&reg_lock, NULL);
-	for (int i = 0; i < reg_count(); i++) {
+	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
 		if (!reg[i].slot)
 			continue;
 		wipe_slot(reg[i].slot);

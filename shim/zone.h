@@ -6,6 +6,7 @@
 #ifndef SHIM_ZONE_H
 #define SHIM_ZONE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 
 /* size bytes (rounded up to pages), zeroed, page-aligned, never unmapped (a
@@ -23,5 +24,25 @@ void *shim_zone_map(size_t size);
  * pages instead of being spread between the tables over twenty: each page a
  * process touches is a fault at its start. */
 #define SHIM_BIG __attribute__((section(".bss.~big")))
+
+/* A registry of slots (threads, profiler threads) walked only up to the
+ * highest entry ever claimed: its entries' state and slot side by side, from
+ * a page of their own, so that a process with one thread touches one page of
+ * it (walking all of them read three). shim_reg_count: how far a walk goes;
+ * shim_reg_raise: entry i was claimed. Async-signal-safe: yes. */
+static inline int shim_reg_count(atomic_int *hi)
+{
+	return atomic_load_explicit(hi, memory_order_acquire);
+}
+
+static inline void shim_reg_raise(atomic_int *hi, int i)
+{
+	int h = atomic_load_explicit(hi, memory_order_relaxed);
+
+	while (h < i + 1 && !atomic_compare_exchange_weak_explicit(hi, &h, i + 1,
+								   memory_order_release,
+								   memory_order_relaxed))
+		;
+}
 
 #endif
