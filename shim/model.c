@@ -225,6 +225,7 @@ static int build(struct shim_model *m, int full)
 	n = 0;
 	for (unsigned fn = 0; fn < SHIM_FN_COUNT; fn++) {
 		struct shim_model_call *c;
+		const uint64_t *h;
 		if (!all->fn[fn].calls)
 			continue;
 		c = &m->calls[n++];
@@ -237,8 +238,8 @@ static int build(struct shim_model *m, int full)
 		c->errors = all->fn[fn].errors;
 		c->bytes = all->fn[fn].bytes;
 		c->seconds = (double)all->fn[fn].ticks * npt * 1e-9;
-		if (shim_hist_find(all, fn))
-			memcpy(c->hist, shim_hist_find(all, fn), sizeof(c->hist));
+		if ((h = shim_hist_find(all, fn)) != NULL)
+			memcpy(c->hist, h, sizeof(c->hist));
 		if (full && build_callers(c, all, npt) != 0)
 			goto fail;
 	}

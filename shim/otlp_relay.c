@@ -174,7 +174,6 @@ static void drain(int lfd, uint64_t until)
 	}
 }
 
-
 /* The listener: before the first child starts (children may exit before the
  * worker starts: the backlog keeps them), or on the worker's start (a fork
  * child's before it unshares its fds); in both, the program's fd table holds
@@ -187,7 +186,7 @@ static void relay_listen(void *arg)
 	int fd;
 
 	(void)arg;
-	if (r.lfd >= 0 || r.stopped)
+	if (__atomic_load_n(&r.lfd, __ATOMIC_ACQUIRE) >= 0 || r.stopped)
 		return;
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -202,7 +201,9 @@ static void relay_listen(void *arg)
 		return;
 	}
 	r.ino = st.st_ino;
-	r.lfd = fd;
+	/* published last: a hook's shim_otlp_relay_expect_child and the
+	 * worker's tick read it without a lock */
+	__atomic_store_n(&r.lfd, fd, __ATOMIC_RELEASE);
 }
 
 /* The push is on: listen once a child may come (shim_otlp_relay_expect_child),
@@ -323,7 +324,7 @@ static int full(void)
 void shim_otlp_relay_tick(uint64_t now)
 {
 	char why[128];
-	int lfd = __atomic_load_n(&r.lfd, __ATOMIC_RELAXED);
+	int lfd = __atomic_load_n(&r.lfd, __ATOMIC_ACQUIRE);
 
 	/* the children that exited since the last tick, queued on the listener:
 	 * taken in here, not one wake-up of the worker each (a shell loop's

@@ -65,7 +65,7 @@ void shim_thread_merge(struct shim_thread *dst, const struct shim_thread *src)
 	nrows = __atomic_load_n(&src->nhist, __ATOMIC_ACQUIRE);
 	for (uint32_t r = 1; r <= nrows && r < SHIM_HIST_ROWS; r++) {
 		uint64_t *d;
-		if (src->hist_row[src->hist_fn[r]] != r)
+		if (src->hist_fn[r] >= SHIM_FN_COUNT || src->hist_row[src->hist_fn[r]] != r)
 			continue; /* being claimed, or left unused by a race */
 		d = shim_hist_of(dst, src->hist_fn[r]);
 		for (unsigned b = 0; b < SHIM_HIST_BUCKETS; b++)
