@@ -21,6 +21,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 GPERF = "/usr/lib/x86_64-linux-gnu/libprofiler.so.0"
 LIB = None  # libshimmer.so: set by run.py
+FILES_FLOOR = None  # bench/files_floor.so: set by run.py
 RESULT = re.compile(r"^([\d.]+) (\d+)$", re.M)
 SHIM_RATE = re.compile(r"CPU samples: (\d+) .*effective period ([\d.]+) ms \((\d+) Hz, (\d+) "
                        r"requested\)")
@@ -48,6 +49,14 @@ TRACE_WORKLOADS = [
     # the shim without the push: what of the ratio above is the push's
     ("same, no OTLP push", ["/bin/sh", "-c", LOOP], "wall", None,
      {"OTEL_EXPORTER_OTLP_ENDPOINT": ""}),
+    # two floors under the loop's ratio: libshimmer.so loaded and switched
+    # off, and a preload that hooks nothing and only writes the six files a
+    # short process leaves (bench/files_floor.c): what the output contract
+    # alone costs each process
+    ("floor: shim loaded, off", ["/bin/sh", "-c", LOOP], "wall", None,
+     {"SHIMMER_DISABLE": "1", "SHIMMER_LOG": "quiet"}),
+    ("floor: only the 6 files", ["/bin/sh", "-c", LOOP], "wall", None,
+     {"LD_PRELOAD": "files_floor"}),
 ]
 # the exporter pushes during the run, not only at exit
 TRACE_ENV = {"OTEL_BSP_SCHEDULE_DELAY": "200"}
@@ -274,6 +283,8 @@ def trace_env(variant, out, url, extra):
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = url
         env.update(TRACE_ENV)
         env.update(extra)
+        if env["LD_PRELOAD"] == "files_floor":
+            env["LD_PRELOAD"] = FILES_FLOOR
     return env
 
 

@@ -220,7 +220,8 @@ def main():
     args = ap.parse_args()
     only = args.only.split(",") if args.only else []
     profbench.LIB = LIB
-    for f in (LIB, FWD):
+    profbench.FILES_FLOOR = os.path.join(BUILD, "bench", "files_floor.so")
+    for f in (LIB, FWD, profbench.FILES_FLOOR):
         if not os.path.exists(f):
             sys.exit("bench: %s missing: run make bench" % f)
     chosen = [w for w in WORKLOADS if not only or w[0][0] in only]
