@@ -313,17 +313,37 @@ static void *loop(void *unused)
 	return NULL;
 }
 
-int shim_worker_high_fd(int fd)
+/* The lowest fd shim_worker_high_fd moves to: 1000, or 64 below
+ * RLIMIT_NOFILE when that is lower. Read once, not for every fd (a short
+ * coreutils process closes its stdout and stderr, and each output file would
+ * otherwise pay a getrlimit); a limit the program lowers below it later makes
+ * the move fail with EINVAL, and it is read again. 0: not read yet. */
+static int high_floor;
+
+static int read_high_floor(void)
 {
 	struct rlimit rl;
-	int floor = 1000, high;
+	int floor = 1000;
 
-	if (fd < 0)
-		return fd;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
 	    (rlim_t)floor + 64 > rl.rlim_cur)
 		floor = rl.rlim_cur > 128 ? (int)rl.rlim_cur - 64 : 3;
+	__atomic_store_n(&high_floor, floor, __ATOMIC_RELAXED);
+	return floor;
+}
+
+int shim_worker_high_fd(int fd)
+{
+	int floor, high;
+
+	if (fd < 0)
+		return fd;
+	floor = __atomic_load_n(&high_floor, __ATOMIC_RELAXED);
+	if (!floor)
+		floor = read_high_floor();
 	high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
+	if (high < 0 && errno == EINVAL)
+		high = fcntl(fd, F_DUPFD_CLOEXEC, read_high_floor());
 	if (high < 0)
 		return fd;
 	close(fd);
