@@ -282,6 +282,13 @@ static void samples(const struct shim_model *m, struct shim_sink *o, struct shim
 	}
 }
 
+/* Below this many bytes a profile is stored in its gzip member, not
+ * compressed: a short process's profile of a sample or two (about 1 KiB)
+ * shrinks by a few hundred bytes, and deflating it costs 70-85 us at the
+ * process's exit (zlib's compressing code and tables, cold), where storing
+ * it costs 7-11 us. Above it, the bytes saved are worth the time. */
+#define SHIM_PPROF_STORED_BELOW 8192
+
 /* gzip (RFC 1952) of in, appended to out, with zlib. The window need not be
  * larger than the input (matches never reach further back) and the hash
  * follows it: zlib's default state is 256 KiB, 64 fresh pages for a profile
@@ -292,12 +299,12 @@ static int gzip(const struct shim_sink *in, struct shim_sink *out)
 	unsigned char *buf;
 	size_t bound;
 	int rc, wbits = 9; /* zlib's smallest for gzip */
+	int level = in->len < SHIM_PPROF_STORED_BELOW ? Z_NO_COMPRESSION : Z_DEFAULT_COMPRESSION;
 
 	while (wbits < 15 && ((size_t)1 << wbits) < in->len)
 		wbits++;
 	memset(&z, 0, sizeof(z));
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, wbits + 16, wbits - 7,
-			 Z_DEFAULT_STRATEGY) != Z_OK)
+	if (deflateInit2(&z, level, Z_DEFLATED, wbits + 16, wbits - 7, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
 	bound = deflateBound(&z, in->len) + 64;
 	buf = malloc(bound);

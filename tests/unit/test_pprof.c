@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <zlib.h>
 
 #include "../../export/export.h"
 #include "model_fixture.h"
@@ -137,12 +138,90 @@ static void pprof_empty(void **state)
 	unlink(path);
 }
 
+/* The gzip member of s inflated with zlib: its length, and the type of its
+ * first deflate block (RFC 1951 BTYPE: 0 stored, 1 fixed, 2 dynamic
+ * Huffman). zlib writes a 10-byte header (no name, no extra fields). */
+static size_t inflated(const struct shim_sink *s, int *btype)
+{
+	static unsigned char out[1 << 20];
+	z_stream z;
+
+	assert_true(s->len > 18);
+	assert_memory_equal(s->buf, "\x1f\x8b\x08\x00", 4);
+	*btype = ((unsigned char)s->buf[10] >> 1) & 3;
+	memset(&z, 0, sizeof(z));
+	assert_int_equal(inflateInit2(&z, 16 + 15), Z_OK);
+	z.next_in = (unsigned char *)s->buf;
+	z.avail_in = (uInt)s->len;
+	z.next_out = out;
+	z.avail_out = sizeof(out);
+	assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+	assert_int_equal(z.avail_in, 0);
+	inflateEnd(&z);
+	return z.total_out;
+}
+
+/* A short process's profile (the fixture: about 1 KiB) is stored, which
+ * costs its exit a tenth of deflating it; a large one is compressed. Both
+ * are one valid gzip member (the tools above read the stored one). */
+static void pprof_small_stored_large_compressed(void **state)
+{
+	enum { N = 800 };
+	static struct shim_model_func funcs[N];
+	static struct shim_model_loc locs[N];
+	static struct shim_model_stack stacks[N];
+	static uint32_t idx[N][2];
+	static char names[N][48];
+	struct shim_model m;
+	struct shim_sink s;
+	size_t raw;
+	int btype;
+	(void)state;
+
+	fixture_build(&m, 1);
+	shim_sink_init(&s);
+	assert_int_equal(shim_export_pprof(&m, &s), 0);
+	raw = inflated(&s, &btype);
+	assert_int_equal(btype, 0);
+	assert_true(raw < 8192 && s.len > raw);
+	shim_sink_free(&s);
+
+	/* the fixture's samples spread over 800 functions and stacks */
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(names[i], sizeof(names[i]), "generated_function_number_%04u", i);
+		funcs[i] = (struct shim_model_func){.name = names[i], .file = "gen.c",
+						    .line = (int)i + 1, .module = "t_prog",
+						    .self = 1, .total = 2, .call = -1};
+		locs[i] = (struct shim_model_loc){.address = 0x20000 + 0x40 * i, .mapping = 1,
+						  .func = i, .line = (int)i + 3};
+		idx[i][0] = i;
+		idx[i][1] = (i + 1) % N;
+		stacks[i] = (struct shim_model_stack){.locs = idx[i], .depth = 2, .tid = 100,
+						      .count = 1, .seconds = 0.01};
+	}
+	m.funcs = funcs;
+	m.nfuncs = N;
+	m.locs = locs;
+	m.nlocs = N;
+	m.stacks = stacks;
+	m.nstacks = N;
+	m.nedges = 0;
+	m.samples = N;
+	shim_sink_init(&s);
+	assert_int_equal(shim_export_pprof(&m, &s), 0);
+	raw = inflated(&s, &btype);
+	assert_int_not_equal(btype, 0);
+	assert_true(raw >= 8192 && s.len * 2 < raw);
+	shim_sink_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pprof_decodes),
 		cmocka_unit_test(pprof_go_tool),
 		cmocka_unit_test(pprof_empty),
+		cmocka_unit_test(pprof_small_stored_large_compressed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
