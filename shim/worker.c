@@ -334,16 +334,19 @@ static int read_high_floor(void)
 
 int shim_worker_high_fd(int fd)
 {
-	int floor, high;
+	int floor, high, saved;
 
 	if (fd < 0)
 		return fd;
 	floor = __atomic_load_n(&high_floor, __ATOMIC_RELAXED);
 	if (!floor)
 		floor = read_high_floor();
+	saved = errno;
 	high = fcntl(fd, F_DUPFD_CLOEXEC, floor);
-	if (high < 0 && errno == EINVAL)
+	if (high < 0 && errno == EINVAL) {
+		errno = saved; /* the retry's success must not leave EINVAL behind */
 		high = fcntl(fd, F_DUPFD_CLOEXEC, read_high_floor());
+	}
 	if (high < 0)
 		return fd;
 	close(fd);
