@@ -97,14 +97,32 @@ static __attribute__((noinline, cold)) void *malloc_failed(size_t n)
 	return NULL;
 }
 
+/* real_malloc not known yet: a thread inside dlsym is served by the arena,
+ * any other resolves it first. */
+static __attribute__((noinline, cold)) void *malloc_unresolved(size_t n)
+{
+	void *p;
+
+	if (shim_tls.resolving)
+		return boot_alloc(n);
+	if (!SHIM_RESOLVE(malloc))
+		return no_memory();
+	p = real_malloc(n);
+	if (!p)
+		return malloc_failed(n);
+	shim_rec_alloc(SHIM_FN_malloc, n, 0);
+	shim_heap_alloc(p, n);
+	return p;
+}
+
+/* Once real_malloc is known, a thread inside dlsym needs no arena: its
+ * allocations go to the real heap (uncounted: the guard covers resolving). */
 SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 {
 	void *p;
 
-	if (unlikely(shim_tls.resolving))
-		return boot_alloc(n);
-	if (!SHIM_RESOLVE(malloc))
-		return no_memory();
+	if (unlikely(!real_malloc))
+		return malloc_unresolved(n);
 	p = real_malloc(n);
 	if (unlikely(!p))
 		return malloc_failed(n);
@@ -120,10 +138,12 @@ SHIM_EXPORT void *calloc(size_t n, size_t size)
 	int ovf = __builtin_mul_overflow(n, size, &total);
 
 	/* dlsym(RTLD_NEXT, "calloc") itself callocs: serve it from the arena */
-	if (unlikely(shim_tls.resolving))
-		return ovf ? NULL : boot_alloc(total);
-	if (!SHIM_RESOLVE(calloc))
-		return no_memory();
+	if (unlikely(!real_calloc)) {
+		if (shim_tls.resolving)
+			return ovf ? NULL : boot_alloc(total);
+		if (!SHIM_RESOLVE(calloc))
+			return no_memory();
+	}
 	p = real_calloc(n, size);
 	shim_rec_alloc(SHIM_FN_calloc, p ? total : 0, p == NULL);
 	shim_heap_alloc(p, total);
@@ -140,10 +160,12 @@ static __attribute__((noinline, cold)) void *realloc_slow(void *old, size_t n)
 
 	if (unlikely(boot_owns(old)))
 		return boot_move(old, n);
-	if (unlikely(shim_tls.resolving))
-		return boot_alloc(n);
-	if (!SHIM_RESOLVE(realloc))
-		return no_memory();
+	if (!real_realloc) {
+		if (shim_tls.resolving)
+			return boot_alloc(n);
+		if (!SHIM_RESOLVE(realloc))
+			return no_memory();
+	}
 	was = shim_heap_free(old);
 	p = real_realloc(old, n);
 	/* realloc(p, 0) frees and may return NULL: not a failure */
@@ -154,9 +176,9 @@ static __attribute__((noinline, cold)) void *realloc_slow(void *old, size_t n)
 	return p;
 }
 
-static __attribute__((noinline, cold)) void *realloc_null(const void *old, size_t n)
+static __attribute__((noinline, cold)) void *realloc_failed(size_t n)
 {
-	shim_rec_alloc(SHIM_FN_realloc, 0, n != 0 || old == NULL);
+	shim_rec_alloc(SHIM_FN_realloc, 0, 1);
 	shim_heap_alloc(NULL, n);
 	return NULL;
 }
@@ -165,14 +187,17 @@ SHIM_EXPORT __attribute__((hot)) void *realloc(void *old, size_t n)
 {
 	void *p;
 
-	/* the boot arena, a thread resolving, a sampled block (or its
-	 * neighbour in the filter), the real one not found yet: the full path */
-	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED) | shim_tls.resolving) ||
-	    unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(!real_realloc))
+	/* the boot arena, a sampled block (or its neighbour in the filter), a
+	 * size of 0 (a free, whose NULL is no failure), the real one not found
+	 * yet: the full path. So a NULL from the fast path is a failure, and old
+	 * need not be kept across the call. */
+	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED)) ||
+	    unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(n == 0) ||
+	    unlikely(!real_realloc))
 		return realloc_slow(old, n);
 	p = real_realloc(old, n);
 	if (unlikely(!p))
-		return realloc_null(old, n);
+		return realloc_failed(n);
 	shim_rec_alloc(SHIM_FN_realloc, n, 0);
 	shim_heap_alloc(p, n);
 	return p;
@@ -185,7 +210,7 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	size_t total;
 	int ovf = __builtin_mul_overflow(n, size, &total);
 
-	if (unlikely(boot_owns(old) || shim_tls.resolving)) {
+	if (unlikely(boot_owns(old) || (!real_realloc && shim_tls.resolving))) {
 		if (ovf)
 			return no_memory();
 		return boot_owns(old) ? boot_move(old, total) : boot_alloc(total);
@@ -210,7 +235,7 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	return p;
 }
 
-SHIM_EXPORT __attribute__((hot)) void free(void *p)
+static __attribute__((noinline, cold)) void free_slow(void *p)
 {
 	if (unlikely(boot_owns(p)))
 		return;
@@ -220,6 +245,24 @@ SHIM_EXPORT __attribute__((hot)) void free(void *p)
 	 * forgotten before its address can be handed out again */
 	shim_rec_alloc(SHIM_FN_free, 0, 0);
 	shim_heap_free(p);
+	real_free(p);
+}
+
+/* The common case is a count and a tail call, with no call of its own (so no
+ * register to save): the boot arena, the real free not known, Shimmer's own
+ * call, a thread without its slot, a sampled block (or its neighbour in the
+ * filter) all take free_slow. */
+SHIM_EXPORT __attribute__((hot)) void free(void *p)
+{
+	struct shim_thread *t;
+
+	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED)) || unlikely(!real_free) ||
+	    unlikely(shim_tls_alloc_guarded()) || unlikely(!(t = shim_tls.alloc_slot)) ||
+	    unlikely(shim_heap_filter[shim_heap_bucket(p)] != 0)) {
+		free_slow(p);
+		return;
+	}
+	t->fn[SHIM_FN_free].calls++;
 	real_free(p);
 }
 

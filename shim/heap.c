@@ -23,7 +23,6 @@
 #include "unwind.h"
 #include "zone.h"
 
-__thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
 static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
 static __thread unsigned shard __attribute__((tls_model("initial-exec")));
 unsigned char shim_heap_filter[SHIM_HEAP_FILTER] SHIM_BIG;
@@ -476,26 +475,26 @@ void shim_heap_poke(void)
 {
 	if (poked)
 		return;
-	poked_left = shim_heap_left;
-	shim_heap_left = 0;
+	poked_left = shim_tls.heap_left;
+	shim_tls.heap_left = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	poked = 1;
 }
 
 /* The slow path the handler asked for: the distance the poke took is put
- * back (shim_heap_left is minus what was allocated since), and the thread's
+ * back (shim_tls.heap_left is minus what was allocated since), and the thread's
  * early CPU samples are unwound unless Shimmer's own code is running here.
  * Returns nonzero when the allocation is not due for a heap sample. */
 static int unpoke(void)
 {
-	int64_t spent = -shim_heap_left;
+	int64_t spent = -shim_tls.heap_left;
 
 	poked = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	shim_heap_left = spent > 0 && poked_left > INT64_MIN + spent ? poked_left - spent : poked_left;
+	shim_tls.heap_left = spent > 0 && poked_left > INT64_MIN + spent ? poked_left - spent : poked_left;
 	if (!shim_tls.internal && !shim_tls_alloc_guarded())
 		shim_profiler_catch_up();
-	return shim_heap_left > 0;
+	return shim_tls.heap_left > 0;
 }
 
 void shim_heap_sample(void *p, size_t n)
@@ -510,24 +509,24 @@ void shim_heap_sample(void *p, size_t n)
 	st = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
 
 	if (st == OFF) {
-		shim_heap_left = INT64_MAX; /* this thread never comes back */
+		shim_tls.heap_left = INT64_MAX; /* this thread never comes back */
 		goto out;
 	}
 	if (st == BEFORE || !(shim_active & SHIM_FAM(ALLOC))) {
 		/* not decided yet (allocations before the constructor, or a
 		 * process the constructor left off): ask again after a few KiB */
-		shim_heap_left = 4096;
+		shim_tls.heap_left = 4096;
 		goto out;
 	}
 	if (!rng) {
 		/* the thread's first allocation: its first distance, which this
 		 * allocation may already cross */
 		seed();
-		shim_heap_left = draw() - (int64_t)n;
-		if (shim_heap_left > 0)
+		shim_tls.heap_left = draw() - (int64_t)n;
+		if (shim_tls.heap_left > 0)
 			goto out;
 	}
-	shim_heap_left = draw();
+	shim_tls.heap_left = draw();
 	/* Shimmer's own allocations and dlsym's are never the program's */
 	if (!p || shim_tls_alloc_guarded())
 		goto out;
@@ -571,7 +570,7 @@ int shim_heap_init(void)
 	shim_unwind_text_of((const void *)(uintptr_t)shim_heap_init, &self_lo, &self_hi, NULL);
 	__atomic_store_n(&state, ON, __ATOMIC_RELEASE);
 	/* this (main) thread may hold a distance from before the decision */
-	shim_heap_left = 0;
+	shim_tls.heap_left = 0;
 	return 0;
 }
 

@@ -12,15 +12,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "thread.h"
+
 #define SHIM_HEAP_DEPTH 64	    /* frames kept per sampled allocation */
 #define SHIM_HEAP_STACKS 16384	    /* distinct allocation stacks (power of two) */
 #define SHIM_HEAP_PCS (256 * 1024)  /* PCs stored over all stacks */
 #define SHIM_HEAP_FILTER (1u << 16) /* counting filter of live sampled pointers */
 
-/* Bytes this thread may still allocate before its next sample; <= 0 means
- * the next allocation is sampled (0 for a new thread: its first allocation
- * draws the first distance). */
-extern __thread int64_t shim_heap_left __attribute__((tls_model("initial-exec")));
+/* shim_tls.heap_left (shim/thread.h): bytes this thread may still allocate
+ * before its next sample; <= 0 means the next allocation is sampled (0 for a
+ * new thread: its first allocation draws the first distance). */
 
 /* Live sampled pointers per filter bucket (saturating at 255: a full bucket
  * stays full and only costs its frees a table probe). */
@@ -61,7 +62,7 @@ void shim_heap_poke(void);
 /* Hot path of every allocation hook: one thread-local subtraction. */
 static inline __attribute__((always_inline)) void shim_heap_alloc(void *p, size_t n)
 {
-	if (__builtin_expect((shim_heap_left -= (int64_t)n) <= 0, 0))
+	if (__builtin_expect((shim_tls.heap_left -= (int64_t)n) <= 0, 0))
 		shim_heap_sample(p, n);
 }
 

@@ -115,6 +115,22 @@ span:
 	errno = saved;
 }
 
+__attribute__((cold, noinline)) void shim_rec_alloc_slow(unsigned fn, uint64_t bytes, int failed)
+{
+	struct shim_thread *t;
+
+	if (!(__atomic_load_n(&shim_active, __ATOMIC_ACQUIRE) & SHIM_FAM(ALLOC)))
+		return;
+	t = shim_thread_self(); /* keeps errno; sets alloc_slot when it attaches */
+	if (!t)
+		return;
+	shim_tls.alloc_slot = t; /* attached earlier, by a call of another family */
+	t->fn[fn].calls++;
+	t->fn[fn].bytes += bytes;
+	if (failed)
+		t->fn[fn].errors++;
+}
+
 void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path)
 {
 	/* the call ended here: the path's upkeep below is not the call's time */

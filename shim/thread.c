@@ -14,6 +14,7 @@
 
 #include "fdtab.h"
 #include "log.h"
+#include "record.h"
 #include "thread.h"
 #include "zone.h"
 
@@ -198,6 +199,8 @@ static struct shim_thread *attach(void)
 		}
 		reg[i].slot->tid = (int)syscall(SYS_gettid);
 		shim_tls.slot = reg[i].slot;
+		if (__atomic_load_n(&shim_active, __ATOMIC_ACQUIRE) & SHIM_FAM(ALLOC))
+			shim_tls.alloc_slot = reg[i].slot;
 		atomic_store_explicit(&reg[i].state, USED, memory_order_release);
 		atomic_store_explicit(&hint, (i + 1) % SHIM_MAX_THREADS, memory_order_relaxed);
 		atomic_fetch_add(&seen, 1);

@@ -98,6 +98,14 @@ struct shim_tls {
 	int resolving; /* inside dlsym: allocations come from the boot arena */
 	int vforked;   /* this thread called vfork: a child may share our memory */
 	struct shim_thread *slot;
+	/* slot, once attached while the allocation family is on; NULL before
+	 * (and for good when it is off): the allocation hooks' one test for
+	 * "family on and attached" (shim_rec_alloc) */
+	struct shim_thread *alloc_slot;
+	/* bytes this thread may still allocate before its next heap sample
+	 * (shim/heap.h); here so an allocation hook reaches it and the guard
+	 * from one TLS base */
+	int64_t heap_left;
 };
 
 extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
