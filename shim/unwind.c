@@ -43,8 +43,18 @@ static __typeof__(&unw_tdep_getcontext) p_getcontext;
 static int (*p_backtrace)(void **, int);
 static atomic_int unw_state; /* UNW_*: READY is published after the pointers */
 uintptr_t shim_unwind_lo, shim_unwind_hi;
-static atomic_int forking;   /* a fork is being made: no new walk */
-static atomic_int unwinding; /* walks in progress, all threads */
+/* a fork is being made: no new walk (read by every walk: a line of its own) */
+static _Alignas(64) atomic_int forking;
+/* Walks in progress, all threads, as a sum of striped counters: a thread
+ * counts in its own stripe's cache line, so two threads sampling do not pass
+ * one line back and forth twice a walk (a fork sums the stripes). */
+#define STRIPES 64
+static struct {
+	_Alignas(64) atomic_int n;
+} unwinding[STRIPES];
+static atomic_uint stripes_given;
+/* this thread's stripe + 1 (0: none yet) */
+static __thread unsigned my_stripe __attribute__((tls_model("initial-exec")));
 /* this thread's walks in progress (a handler may interrupt a heap walk, and
  * a fork made from a handler cannot wait for the walk it interrupted) */
 static __thread int in_unwind __attribute__((tls_model("initial-exec")));
@@ -162,11 +172,37 @@ int shim_unwind_pending(void)
 	return st == UNW_NONE || st == UNW_LOADING;
 }
 
+static atomic_int *stripe(void)
+{
+	unsigned k = my_stripe;
+
+	if (__builtin_expect(k == 0, 0)) {
+		/* a handler may get here first, then the code it interrupted: both
+		 * claim, the later one's stripe is kept; either is right */
+		k = atomic_fetch_add_explicit(&stripes_given, 1, memory_order_relaxed) % STRIPES + 1;
+		my_stripe = k;
+	}
+	return &unwinding[k - 1].n;
+}
+
+static int unwinding_sum(void)
+{
+	int sum = 0;
+
+	for (int i = 0; i < STRIPES; i++)
+		sum += atomic_load(&unwinding[i].n);
+	return sum;
+}
+
+/* The count and the test of forking are sequentially consistent, as the
+ * fork's store and its sum: a walk either sees the fork coming or is seen. */
 int shim_unwind_enter(void)
 {
-	atomic_fetch_add(&unwinding, 1);
+	atomic_int *c = stripe();
+
+	atomic_fetch_add(c, 1);
 	if (atomic_load(&forking)) {
-		atomic_fetch_sub(&unwinding, 1);
+		atomic_fetch_sub(c, 1);
 		return 0;
 	}
 	in_unwind++;
@@ -176,7 +212,7 @@ int shim_unwind_enter(void)
 void shim_unwind_leave(void)
 {
 	in_unwind--;
-	atomic_fetch_sub(&unwinding, 1);
+	atomic_fetch_sub(stripe(), 1);
 }
 
 void shim_unwind_fork_prepare(void)
@@ -185,7 +221,7 @@ void shim_unwind_fork_prepare(void)
 
 	atomic_store(&forking, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (atomic_load(&unwinding) > in_unwind) {
+	while (unwinding_sum() > in_unwind) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) >
 		    1000000000L)
@@ -201,7 +237,11 @@ void shim_unwind_fork_parent(void)
 
 void shim_unwind_fork_child(void)
 {
-	atomic_store(&unwinding, in_unwind);
+	/* only this thread lives on: its own walks are the only ones */
+	for (int i = 0; i < STRIPES; i++)
+		atomic_store(&unwinding[i].n, 0);
+	if (in_unwind)
+		atomic_store(stripe(), in_unwind);
 	atomic_store(&forking, 0);
 }
 

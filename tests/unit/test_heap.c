@@ -49,8 +49,11 @@ static void one_minus_exp_neg(void **state)
 		x ^= x >> 7;
 		x ^= x << 17;
 		t = exp(log(1e-18) + (double)(x >> 11) / 9007199254740992.0 * (log(60) - log(1e-18)));
-		if (i < 8)
-			t = (double[]){0.5, nextafter(0.5, 0), 40, nextafter(40, 41), 1e-300, 0.25, 1, 2}[i];
+		if (i < 14) /* the edges of each branch (the series is cut shorter below
+			     * 2^-3, 2^-6 and 2^-10) */
+			t = (double[]){0.5, nextafter(0.5, 0), 40, nextafter(40, 41), 1e-300, 0.25, 1,
+				       2, 0x1p-10, nextafter(0x1p-10, 0), 0x1p-6, nextafter(0x1p-6, 0),
+				       0x1p-3, nextafter(0x1p-3, 0)}[i];
 		want = -expm1(-t);
 		got = shim_heap_one_minus_exp_neg(t);
 		rel = fabs(got - want) / want;
