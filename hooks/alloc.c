@@ -33,13 +33,20 @@ SHIM_REAL_DECL(munmap);
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 /* Set once the arena served anything: until then (often for the whole run)
- * free and realloc need not ask whether a pointer is the arena's. */
+ * the full paths of free and realloc need not ask whether a pointer is the
+ * arena's. Their fast paths never ask: an arena block's filter buckets are
+ * saturated before it is handed out, which sends it to the full path. */
 static int boot_seen;
 
 static void *boot_alloc(size_t n)
 {
+	void *p;
+
 	__atomic_store_n(&boot_seen, 1, __ATOMIC_RELAXED);
-	return shim_boot_alloc(n);
+	p = shim_boot_alloc(n);
+	if (p)
+		shim_heap_filter_mark(p, n);
+	return p;
 }
 
 static inline int boot_owns(const void *p)
@@ -86,6 +93,35 @@ static void *boot_move(void *old, size_t n)
 	return p;
 }
 
+/* After a successful allocation of n bytes at p: the count and the heap
+ * countdown. Every call out of here is a tail call, so the hook keeps only n
+ * across the real call (one saved register). */
+static __attribute__((noinline, cold)) void *alloc_done_slow(unsigned fn, void *p, size_t n)
+{
+	shim_rec_alloc(fn, n, 0);
+	shim_heap_alloc(p, n);
+	return p;
+}
+
+static __attribute__((noinline, cold)) void *alloc_sampled(void *p, size_t n)
+{
+	shim_heap_sample(p, n);
+	return p;
+}
+
+static inline __attribute__((always_inline)) void *alloc_done(unsigned fn, void *p, size_t n)
+{
+	struct shim_thread *t = shim_tls.alloc_slot;
+
+	if (unlikely(shim_tls_alloc_guarded()) || unlikely(!t))
+		return alloc_done_slow(fn, p, n);
+	t->fn[fn].calls++;
+	t->fn[fn].bytes += n;
+	if (unlikely((shim_tls.heap_left -= (int64_t)n) <= 0))
+		return alloc_sampled(p, n);
+	return p;
+}
+
 /* The hot hooks keep their fast path to what every call needs, so that
  * little is live across the real call (each callee-saved register is a push
  * and a pop a call): a failure, the boot arena, a sampled old block go out of
@@ -126,9 +162,7 @@ SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 	p = real_malloc(n);
 	if (unlikely(!p))
 		return malloc_failed(n);
-	shim_rec_alloc(SHIM_FN_malloc, n, 0);
-	shim_heap_alloc(p, n);
-	return p;
+	return alloc_done(SHIM_FN_malloc, p, n);
 }
 
 SHIM_EXPORT void *calloc(size_t n, size_t size)
@@ -187,20 +221,17 @@ SHIM_EXPORT __attribute__((hot)) void *realloc(void *old, size_t n)
 {
 	void *p;
 
-	/* the boot arena, a sampled block (or its neighbour in the filter), a
+	/* a sampled block or an arena block (or a neighbour in the filter), a
 	 * size of 0 (a free, whose NULL is no failure), the real one not found
 	 * yet: the full path. So a NULL from the fast path is a failure, and old
 	 * need not be kept across the call. */
-	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED)) ||
-	    unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(n == 0) ||
+	if (unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(n == 0) ||
 	    unlikely(!real_realloc))
 		return realloc_slow(old, n);
 	p = real_realloc(old, n);
 	if (unlikely(!p))
 		return realloc_failed(n);
-	shim_rec_alloc(SHIM_FN_realloc, n, 0);
-	shim_heap_alloc(p, n);
-	return p;
+	return alloc_done(SHIM_FN_realloc, p, n);
 }
 
 SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
@@ -249,15 +280,15 @@ static __attribute__((noinline, cold)) void free_slow(void *p)
 }
 
 /* The common case is a count and a tail call, with no call of its own (so no
- * register to save): the boot arena, the real free not known, Shimmer's own
- * call, a thread without its slot, a sampled block (or its neighbour in the
+ * register to save): the real free not known, Shimmer's own call, a thread
+ * without its slot, a sampled block or an arena block (or a neighbour in the
  * filter) all take free_slow. */
 SHIM_EXPORT __attribute__((hot)) void free(void *p)
 {
 	struct shim_thread *t;
 
-	if (unlikely(__atomic_load_n(&boot_seen, __ATOMIC_RELAXED)) || unlikely(!real_free) ||
-	    unlikely(shim_tls_alloc_guarded()) || unlikely(!(t = shim_tls.alloc_slot)) ||
+	if (unlikely(!real_free) || unlikely(shim_tls_alloc_guarded()) ||
+	    unlikely(!(t = shim_tls.alloc_slot)) ||
 	    unlikely(shim_heap_filter[shim_heap_bucket(p)] != 0)) {
 		free_slow(p);
 		return;

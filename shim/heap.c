@@ -344,6 +344,15 @@ static void filter_add(const void *p)
 		;
 }
 
+void shim_heap_filter_mark(const void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)511, end = (uintptr_t)p + (n ? n : 1);
+
+	for (; a < end; a += 512)
+		__atomic_store_n(&shim_heap_filter[shim_heap_bucket((const void *)a)], 255,
+				 __ATOMIC_RELAXED);
+}
+
 static void filter_del(const void *p)
 {
 	unsigned char *c = &shim_heap_filter[shim_heap_bucket(p)];

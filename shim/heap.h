@@ -75,6 +75,11 @@ static inline __attribute__((always_inline)) uint64_t shim_heap_free(const void 
 	return 0;
 }
 
+/* Saturate the filter buckets of [p, p + n) for good: frees and reallocs
+ * there take the hooks' full path (the boot arena's blocks, which free must
+ * recognise). Before the block is handed out. Async-signal-safe: yes. */
+void shim_heap_filter_mark(const void *p, size_t n);
+
 /* Read SHIMMER_HEAP_SAMPLE from shim_config and map the tables (the
  * unwinder is loaded by the first sample's walk). Returns 0, or -1 with one "shimmer: " line (heap profiling is
  * then off). Constructor only. */
