@@ -241,6 +241,27 @@ static void table_inuse(void **state)
 	shim_sink_free(&s);
 }
 
+/* The boot arena's blocks: every 512-byte granule a marked block covers has
+ * its filter bucket saturated, so free and realloc send it to their full
+ * path; a bucket outside it is left alone. */
+static void filter_mark(void **state)
+{
+	static _Alignas(4096) unsigned char region[8192];
+	unsigned char *p = region + 300; /* straddles granules at both ends */
+	size_t n = 1500;
+
+	(void)state;
+	assert_int_equal(shim_heap_filter[shim_heap_bucket(region + 4096)], 0);
+	shim_heap_filter_mark(p, n);
+	for (size_t off = 0; off < n; off += 64)
+		assert_int_equal(shim_heap_filter[shim_heap_bucket(p + off)], 255);
+	assert_int_equal(shim_heap_filter[shim_heap_bucket(p + n - 1)], 255);
+	assert_int_equal(shim_heap_filter[shim_heap_bucket(region + 4096)], 0);
+	/* a saturated bucket stays so: nothing a free does takes it back */
+	assert_int_equal(shim_heap_forget(p), 0);
+	assert_int_equal(shim_heap_filter[shim_heap_bucket(p)], 255);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -251,6 +272,7 @@ int main(void)
 		cmocka_unit_test(pprof_heap),
 		cmocka_unit_test(flamegraph_heap),
 		cmocka_unit_test(table_inuse),
+		cmocka_unit_test(filter_mark),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
