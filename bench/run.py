@@ -32,18 +32,20 @@ BIN = os.path.join(BUILD, "bench")
 RESULT = re.compile(r"^([\d.]+) (\d+)$")
 
 # name, program + args ({tmp} is a scratch folder), what the target bounds, bound,
-# where SHIMMER_OUT is. Kind "ns": added ns per op; "ratio": shim/native; "ms":
+# where SHIMMER_OUT is, and runs of each variant a round (a short workload whose
+# ratio is near its bound gets more, so its median rests on more pairs). Kind "ns": added ns per op; "ratio": shim/native; "ms":
 # added ms per op; None: shown for reference. Outputs go to tmpfs (/dev/shm) so
 # the figure is the shim's own cost, not the disk's; f2 shows the disk's share.
 # The file I/O workload works in a tmpfs folder ({shm}) for the same reason.
 WORKLOADS = [
-    ("a malloc+free pair", ["b_malloc", "20000000"], "ns", 5.0, "shm"),
-    ("b write 1B /dev/null", ["b_write", "2000000"], "ns", 30.0, "shm"),
-    ("c 2-thread heap", ["b_heap2", "2000000"], "ratio", 1.05, "shm"),
-    ("d file I/O 64MiB+20k", ["b_fileio", "20000", "{shm}"], "ratio", 1.05, "shm"),
-    ("e tcp rr 100k", ["b_tcp", "100000"], "ratio", 1.05, "shm"),
-    ("f start /bin/true", ["b_spawn", "{spawns}", "{preload}", "/bin/true"], "ms", 0.5, "shm"),
-    ("f2 same, out on disk", ["b_spawn", "{spawns}", "{preload}", "/bin/true"], None, 0, "disk"),
+    ("a malloc+free pair", ["b_malloc", "20000000"], "ns", 5.0, "shm", 1),
+    ("b write 1B /dev/null", ["b_write", "2000000"], "ns", 30.0, "shm", 1),
+    ("c 2-thread heap", ["b_heap2", "2000000"], "ratio", 1.05, "shm", 3),
+    ("d file I/O 64MiB+20k", ["b_fileio", "20000", "{shm}"], "ratio", 1.05, "shm", 1),
+    ("e tcp rr 100k", ["b_tcp", "100000"], "ratio", 1.05, "shm", 1),
+    ("f start /bin/true", ["b_spawn", "{spawns}", "{preload}", "/bin/true"], "ms", 0.5, "shm", 1),
+    ("f2 same, out on disk", ["b_spawn", "{spawns}", "{preload}", "/bin/true"], None, 0, "disk",
+     1),
 ]
 VARIANTS = ("native", "shim", "forward")
 
@@ -240,18 +242,21 @@ def main():
     cpu = export = trace = None
     try:
         for r in range(args.rounds if chosen else 0):
-            for name, argv, _, _, out in chosen:
+            for name, argv, _, _, out, runs in chosen:
                 if argv[0] == "b_spawn":
                     # process starts: the variants alternate start by start
                     for v, ns in run_spawns(argv, tmp, args.spawns, outs[out]).items():
                         res[name][v].append(ns)
                     shutil.rmtree(outs[out], ignore_errors=True)
                     continue
-                # rotate the order so no variant always runs first (cache, turbo, drift)
-                order = VARIANTS[r % 3:] + VARIANTS[:r % 3]
-                for v in order:
-                    res[name][v].append(run_one(argv, v, tmp, args.spawns, outs[out]))
-                    shutil.rmtree(outs[out], ignore_errors=True)
+                for k in range(runs):
+                    # rotate the order so no variant always runs first (cache,
+                    # turbo, drift)
+                    turn = r * runs + k
+                    order = VARIANTS[turn % 3:] + VARIANTS[:turn % 3]
+                    for v in order:
+                        res[name][v].append(run_one(argv, v, tmp, args.spawns, outs[out]))
+                        shutil.rmtree(outs[out], ignore_errors=True)
             sys.stdout.write("  round %d/%d done\n" % (r + 1, args.rounds))
             sys.stdout.flush()
         heap = None
@@ -288,13 +293,15 @@ def overhead_report(res, chosen):
     """Print the interposition overhead table; returns the number of MISSes."""
     print()
     print("interposition overhead (issues 2 and 5), median of %d rounds" % len(
-        res[chosen[0][0]]["native"]))
+        res[chosen[0][0]]["native"]) + "".join(
+            "; %s: %d pairs" % (w[0].split()[0], len(res[w[0]]["native"]))
+            for w in chosen if w[5] > 1))
     hdr = "%-22s %11s %11s %11s %7s %10s %9s  %s" % (
         "workload", "native", "shim", "fwd-only", "ratio", "added", "target", "result")
     print(hdr)
     print("-" * len(hdr))
     misses = 0
-    for name, argv, kind, bound, _ in chosen:
+    for name, argv, kind, bound, _, _ in chosen:
         n, s, f = (res[name][v] for v in VARIANTS)
         ratio = statistics.median(b / a for a, b in zip(n, s))
         fratio = statistics.median(b / a for a, b in zip(n, f))
@@ -315,9 +322,14 @@ def overhead_report(res, chosen):
             {True: "PASS", False: "MISS", None: "(reference)"}[ok]))
         print("%-22s %11s %11s %11s %6.3fx %10s   (forward-only floor: ratio, added)" % (
             "", "", "", "", fratio, fmt_ns(fadded)))
+        if kind == "ratio" and len(n) >= 4:
+            q = statistics.quantiles([b / a for a, b in zip(n, s)], n=4)
+            print("%-22s %35s %.3fx-%.3fx: the middle half of the shim's ratios" % (
+                "", "", q[0], q[2]))
     print()
     print("per op: native/shim/fwd-only are medians of ns per op; ratio and added are")
-    print("medians of the per-round shim/native ratio and difference.")
+    print("medians of the shim/native ratio and difference of each pair (a native run and")
+    print("a shim run of the same round).")
     return misses
 
 
