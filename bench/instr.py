@@ -6,7 +6,7 @@ this shared machine would drown it in noise. Each variant runs at two
 iteration counts and the difference is divided by the difference in ops, so
 the start, the threads' creation and Shimmer's exit-time export drop out.
 
-  python3 bench/instr.py [--workload b_heap2] [--iters 100000,300000]
+  python3 bench/instr.py [--workload b_heap2|b_malloc|b_write] [--iters LO,HI]
 
 SHIMMER_BUILD names the build folder (default build). The CPU profiler is
 off (SHIMMER_HZ=0): under valgrind a program runs ~50 times slower, so its
@@ -34,6 +34,11 @@ VARIANTS = [
 # ops a workload makes per iteration it is given: b_heap2 runs 3 passes of 2
 # threads; b_malloc and b_write split their iterations into batches
 OPS_PER_ITER = {"b_heap2": 6, "b_malloc": 1, "b_write": 1}
+# Iteration counts: both long enough that the export of each run reads the
+# same debug files (past SYM_DEBUG_FILES_SECONDS of run time also separate
+# ones), or their difference would count that reading as the ops' work.
+ITERS = {"b_heap2": "100000,300000", "b_malloc": "3000000,9000000",
+         "b_write": "1000000,3000000"}
 
 
 def count(argv, preload, extra, out):
@@ -56,9 +61,9 @@ def count(argv, preload, extra, out):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workload", default="b_heap2", choices=sorted(OPS_PER_ITER))
-    ap.add_argument("--iters", default="100000,300000")
+    ap.add_argument("--iters", help="two iteration counts, lo,hi (default: per workload)")
     args = ap.parse_args()
-    lo, hi = (int(x) for x in args.iters.split(","))
+    lo, hi = (int(x) for x in (args.iters or ITERS[args.workload]).split(","))
     prog = os.path.join(BUILD, "bench", args.workload)
     for f in [prog] + [os.path.join(BUILD, v[1]) for v in VARIANTS if v[1]]:
         if not os.path.exists(f):
