@@ -185,7 +185,7 @@ static atomic_int *stripe(void)
 	return &unwinding[k - 1].n;
 }
 
-static int unwinding_sum(void)
+int shim_unwind_in_progress(void)
 {
 	int sum = 0;
 
@@ -221,7 +221,7 @@ void shim_unwind_fork_prepare(void)
 
 	atomic_store(&forking, 1);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (unwinding_sum() > in_unwind) {
+	while (shim_unwind_in_progress() > in_unwind) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - t0.tv_sec) * 1000000000L + (now.tv_nsec - t0.tv_nsec) >
 		    1000000000L)

@@ -102,6 +102,10 @@ int shim_unwind_here(uintptr_t *pcs, int max);
 int shim_unwind_enter(void);
 void shim_unwind_leave(void);
 
+/* Walks in progress in all threads: the sum of the per-thread stripes the
+ * walks count in (what a fork waits on). Async-signal-safe: yes. */
+int shim_unwind_in_progress(void);
+
 /* atfork prepare: walks starting now are skipped, and the call waits (at
  * most ~1 s, for a thread that does not run) for walks in progress in other
  * threads. Parent and child: walks resume (the child's count is its own

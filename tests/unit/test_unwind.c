@@ -99,6 +99,46 @@ static void fork_child_walks_again(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* Walks count in per-thread stripes: many threads (more than there are
+ * stripes, so some share one), each with many walks, leave the sum at 0, and
+ * a walk held in one thread is the sum's 1 for every other. */
+enum { MANY = 80, WALKS = 2000 };
+
+static void *many_walks(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < WALKS; i++)
+		if (shim_unwind_enter())
+			shim_unwind_leave();
+	return NULL;
+}
+
+static void stripes_balance(void **state)
+{
+	pthread_t t[MANY], w;
+
+	(void)state;
+	assert_int_equal(shim_unwind_in_progress(), 0);
+	for (int i = 0; i < MANY; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, many_walks, NULL), 0);
+	for (int i = 0; i < MANY; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(shim_unwind_in_progress(), 0);
+
+	atomic_store(&inside, 0);
+	atomic_store(&release_walk, 0);
+	assert_int_equal(pthread_create(&w, NULL, walker, NULL), 0);
+	while (!atomic_load(&inside))
+		nap_ms(1);
+	assert_int_equal(shim_unwind_in_progress(), 1);
+	assert_true(shim_unwind_enter()); /* this thread's own, on its own stripe */
+	assert_int_equal(shim_unwind_in_progress(), 2);
+	shim_unwind_leave();
+	atomic_store(&release_walk, 1);
+	pthread_join(w, NULL);
+	assert_int_equal(shim_unwind_in_progress(), 0);
+}
+
 /* A fork made from a handler that interrupted this thread's own walk cannot
  * wait for that walk: prepare counts it as the thread's own. */
 static void own_walk_does_not_block_the_fork(void **state)
@@ -120,6 +160,7 @@ int main(void)
 		cmocka_unit_test(fork_waits_for_a_walk_in_progress),
 		cmocka_unit_test(fork_child_walks_again),
 		cmocka_unit_test(own_walk_does_not_block_the_fork),
+		cmocka_unit_test(stripes_balance),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
