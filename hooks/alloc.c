@@ -17,10 +17,21 @@
 #include "../shim/unwind.h"
 #include "hook.h"
 
-SHIM_REAL_DECL(malloc);
+/* The three hottest start at a first-call stub (below), not NULL, so their
+ * fast paths call through the pointer with no test; the stub resolves the
+ * real function and puts it in its place. */
+static void *malloc_first(size_t n);
+static void *realloc_first(void *old, size_t n);
+static void free_first(void *p);
+static struct {
+	__typeof__(&malloc) malloc_fn;
+	__typeof__(&realloc) realloc_fn;
+	__typeof__(&free) free_fn;
+	/* a line of their own: every allocation reads them, and a counter
+	 * the linker put beside them would pass the line between threads */
+	char pad[64 - 3 * sizeof(void *)];
+} real __attribute__((aligned(64))) = {malloc_first, realloc_first, free_first, {0}};
 SHIM_REAL_DECL(calloc);
-SHIM_REAL_DECL(realloc);
-SHIM_REAL_DECL(free);
 SHIM_REAL_DECL(posix_memalign);
 SHIM_REAL_DECL(aligned_alloc);
 SHIM_REAL_DECL(memalign);
@@ -83,9 +94,7 @@ static void *boot_move(void *old, size_t n)
 	void *p;
 	size_t span;
 
-	if (!SHIM_RESOLVE(malloc))
-		return no_memory();
-	p = real_malloc(n);
+	p = real.malloc_fn(n);
 	if (p && old) {
 		span = shim_boot_span(old);
 		memcpy(p, old, n < span ? n : span);
@@ -133,33 +142,27 @@ static __attribute__((noinline, cold)) void *malloc_failed(size_t n)
 	return NULL;
 }
 
-/* real_malloc not known yet: a thread inside dlsym is served by the arena,
- * any other resolves it first. */
-static __attribute__((noinline, cold)) void *malloc_unresolved(size_t n)
+/* The first call of real.malloc_fn: a thread inside dlsym is served by the
+ * arena, any other resolves the real malloc, which takes the stub's place. */
+static void *malloc_first(size_t n)
 {
-	void *p;
+	__typeof__(&malloc) f;
 
 	if (shim_tls.resolving)
 		return boot_alloc(n);
-	if (!SHIM_RESOLVE(malloc))
+	f = (__typeof__(f))shim_resolve("malloc");
+	if (!f)
 		return no_memory();
-	p = real_malloc(n);
-	if (!p)
-		return malloc_failed(n);
-	shim_rec_alloc(SHIM_FN_malloc, n, 0);
-	shim_heap_alloc(p, n);
-	return p;
+	__atomic_store_n(&real.malloc_fn, f, __ATOMIC_RELAXED);
+	return f(n);
 }
 
-/* Once real_malloc is known, a thread inside dlsym needs no arena: its
- * allocations go to the real heap (uncounted: the guard covers resolving). */
+/* A thread inside dlsym allocates from the real heap once real.malloc_fn is
+ * resolved (uncounted: the guard covers resolving). */
 SHIM_EXPORT __attribute__((hot)) void *malloc(size_t n)
 {
-	void *p;
+	void *p = real.malloc_fn(n);
 
-	if (unlikely(!real_malloc))
-		return malloc_unresolved(n);
-	p = real_malloc(n);
 	if (unlikely(!p))
 		return malloc_failed(n);
 	return alloc_done(SHIM_FN_malloc, p, n);
@@ -194,20 +197,29 @@ static __attribute__((noinline, cold)) void *realloc_slow(void *old, size_t n)
 
 	if (unlikely(boot_owns(old)))
 		return boot_move(old, n);
-	if (!real_realloc) {
-		if (shim_tls.resolving)
-			return boot_alloc(n);
-		if (!SHIM_RESOLVE(realloc))
-			return no_memory();
-	}
 	was = shim_heap_free(old);
-	p = real_realloc(old, n);
+	p = real.realloc_fn(old, n);
 	/* realloc(p, 0) frees and may return NULL: not a failure */
 	shim_rec_alloc(SHIM_FN_realloc, p ? n : 0, p == NULL && (n != 0 || old == NULL));
 	if (__builtin_expect(was != 0, 0) && !p && n != 0)
 		shim_heap_restore(old, was);
 	shim_heap_alloc(p, n);
 	return p;
+}
+
+/* The first call of real.realloc_fn, as malloc_first (an arena block while
+ * resolving: dlsym never grows one). */
+static void *realloc_first(void *old, size_t n)
+{
+	__typeof__(&realloc) f;
+
+	if (shim_tls.resolving)
+		return boot_alloc(n);
+	f = (__typeof__(f))shim_resolve("realloc");
+	if (!f)
+		return no_memory();
+	__atomic_store_n(&real.realloc_fn, f, __ATOMIC_RELAXED);
+	return f(old, n);
 }
 
 static __attribute__((noinline, cold)) void *realloc_failed(size_t n)
@@ -222,13 +234,12 @@ SHIM_EXPORT __attribute__((hot)) void *realloc(void *old, size_t n)
 	void *p;
 
 	/* a sampled block or an arena block (or a neighbour in the filter), a
-	 * size of 0 (a free, whose NULL is no failure), the real one not found
-	 * yet: the full path. So a NULL from the fast path is a failure, and old
-	 * need not be kept across the call. */
-	if (unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(n == 0) ||
-	    unlikely(!real_realloc))
+	 * size of 0 (a free, whose NULL is no failure): the full path. So a NULL
+	 * from the fast path is a failure, and old need not be kept across the
+	 * call. */
+	if (unlikely(shim_heap_filter[shim_heap_bucket(old)] != 0) || unlikely(n == 0))
 		return realloc_slow(old, n);
-	p = real_realloc(old, n);
+	p = real.realloc_fn(old, n);
 	if (unlikely(!p))
 		return realloc_failed(n);
 	return alloc_done(SHIM_FN_realloc, p, n);
@@ -241,21 +252,19 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	size_t total;
 	int ovf = __builtin_mul_overflow(n, size, &total);
 
-	if (unlikely(boot_owns(old) || (!real_realloc && shim_tls.resolving))) {
+	if (unlikely(boot_owns(old))) {
 		if (ovf)
 			return no_memory();
-		return boot_owns(old) ? boot_move(old, total) : boot_alloc(total);
+		return boot_move(old, total);
 	}
 	/* glibc's reallocarray is this check and a call to realloc through the
 	 * PLT, which would count the call twice */
-	if (!SHIM_RESOLVE(realloc))
-		return no_memory();
 	if (ovf) {
 		p = NULL;
 		errno = ENOMEM;
 	} else {
 		was = shim_heap_free(old);
-		p = real_realloc(old, total);
+		p = real.realloc_fn(old, total);
 	}
 	shim_rec_alloc(SHIM_FN_reallocarray, p ? total : 0,
 		       p == NULL && (ovf || total != 0 || old == NULL));
@@ -266,35 +275,44 @@ SHIM_EXPORT void *reallocarray(void *old, size_t n, size_t size)
 	return p;
 }
 
+/* The first call of real.free_fn: resolves it (an arena block never gets
+ * here: free_slow keeps those). */
+static void free_first(void *p)
+{
+	__typeof__(&free) f = (__typeof__(f))shim_resolve("free");
+
+	if (!f)
+		return;
+	__atomic_store_n(&real.free_fn, f, __ATOMIC_RELAXED);
+	f(p);
+}
+
 static __attribute__((noinline, cold)) void free_slow(void *p)
 {
 	if (unlikely(boot_owns(p)))
-		return;
-	if (!SHIM_RESOLVE(free))
 		return;
 	/* counted first so the real free is a tail call; a sampled block is
 	 * forgotten before its address can be handed out again */
 	shim_rec_alloc(SHIM_FN_free, 0, 0);
 	shim_heap_free(p);
-	real_free(p);
+	real.free_fn(p);
 }
 
 /* The common case is a count and a tail call, with no call of its own (so no
- * register to save): the real free not known, Shimmer's own call, a thread
- * without its slot, a sampled block or an arena block (or a neighbour in the
- * filter) all take free_slow. */
+ * register to save): Shimmer's own call, a thread without its slot, a
+ * sampled block or an arena block (or a neighbour in the filter) all take
+ * free_slow. */
 SHIM_EXPORT __attribute__((hot)) void free(void *p)
 {
 	struct shim_thread *t;
 
-	if (unlikely(!real_free) || unlikely(shim_tls_alloc_guarded()) ||
-	    unlikely(!(t = shim_tls.alloc_slot)) ||
+	if (unlikely(shim_tls_alloc_guarded()) || unlikely(!(t = shim_tls.alloc_slot)) ||
 	    unlikely(shim_heap_filter[shim_heap_bucket(p)] != 0)) {
 		free_slow(p);
 		return;
 	}
 	t->fn[SHIM_FN_free].calls++;
-	real_free(p);
+	real.free_fn(p);
 }
 
 /* posix_memalign reports failure by its return value and leaves errno alone. */
