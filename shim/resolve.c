@@ -2,6 +2,7 @@
 /* Finding the real functions. dlsym calls calloc; while a thread resolves, the
  * alloc hooks serve it from a static arena that is never freed. */
 #include <dlfcn.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
@@ -42,12 +43,14 @@ size_t shim_boot_span(const void *p)
 static void *lookup(const char *name, const char *version)
 {
 	void *fn;
+	int saved = errno; /* a hook's first call must leave errno as the real one does */
 
 	shim_tls.resolving++;
 	fn = version ? dlvsym(RTLD_NEXT, name, version) : dlsym(RTLD_NEXT, name);
 	shim_tls.resolving--;
 	if (!fn)
 		shim_err("cannot find the real %s; calls to it fail with ENOSYS", name);
+	errno = saved;
 	return fn;
 }
 
