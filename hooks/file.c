@@ -72,14 +72,11 @@ static void note_read(int in_fd, ssize_t n)
  * they read errno only when the call failed and never write it.
  * XFER: ssize_t bytes moved, -1 on failure, attributed to fd. */
 #define XFER(name, fams, fd, params, args)                                                         \
-	SHIM_REAL_DECL(name);                                                                      \
+	SHIM_REAL_STUB(name, ssize_t, -1, params, args);                                           \
+	HOOK_XFER_NS(name, ssize_t, fd, params, args, 0)                                           \
 	SHIM_EXPORT ssize_t name params                                                            \
 	{                                                                                          \
-		ssize_t r;                                                                         \
-		HOOK_PRE(name, fams, -1, args);                                                    \
-		r = real_##name args;                                                              \
-		HOOK_REC_KEPT(name, r < 0, r, fd);                                                 \
-		HOOK_RETURN_KEPT(r);                                                               \
+		HOOK_XFER(name, fams, fd, args, 0);                                                \
 	}
 
 /* INTFD: int, -1 on failure, no bytes, attributed to fd (-1: to no resource). */

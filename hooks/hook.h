@@ -21,6 +21,23 @@
 /* fd-level I/O counts as "file" or as "net" depending on the fd. */
 #define SHIM_FAMS_FD (SHIM_FAM(FILE) | SHIM_FAM(NET))
 
+/* The real function's pointer, starting at a first-call stub that resolves
+ * it and takes its place: the hook calls through it with no test. A missing
+ * function fails with ENOSYS and failval. */
+#define SHIM_REAL_STUB(name, ret, failval, params, args)                                           \
+	static ret name##_first params;                                                            \
+	static __typeof__(&name) real_##name = name##_first;                                       \
+	static __attribute__((cold, noinline)) ret name##_first params                             \
+	{                                                                                          \
+		__typeof__(&name) f = (__typeof__(f))shim_resolve(#name);                          \
+		if (!f) {                                                                          \
+			errno = ENOSYS;                                                            \
+			return failval;                                                            \
+		}                                                                                  \
+		__atomic_store_n(&real_##name, f, __ATOMIC_RELAXED);                               \
+		return f args;                                                                     \
+	}
+
 /* Steps 1-3 up to the real call. `args` is the parenthesised argument list. */
 #define HOOK_PRE(name, fams, failval, args)                                                        \
 	if (!SHIM_RESOLVE(name)) {                                                                 \
@@ -30,6 +47,36 @@
 	if (!shim_enter(fams))                                                                     \
 		return real_##name args;                                                           \
 	uint64_t hook_t0 = shim_clock_now()
+
+/* Steps 2-4 of a hook whose result r is the bytes it moved on fd (-1: it
+ * failed; nobytes: r counts no bytes, as a MSG_PEEK). Where the clock is the
+ * TSC, nothing but fd and the start is kept across the real call; anywhere
+ * else the hook goes on in name##_ns (HOOK_XFER_NS). */
+#define HOOK_XFER(name, fams, fd, args, nobytes)                                                   \
+	do {                                                                                       \
+		uint64_t hook_t0;                                                                  \
+		long hook_r;                                                                       \
+		if (!shim_enter(fams))                                                             \
+			return real_##name args;                                                   \
+		if (__builtin_expect(!shim_clock_tsc, 0)) {                                        \
+			shim_tls.caller = SHIM_CALLER();                                           \
+			return name##_ns args;                                                     \
+		}                                                                                  \
+		hook_t0 = shim_clock_tsc_read();                                                   \
+		hook_r = real_##name args;                                                         \
+		return shim_rec_xfer(SHIM_FN_##name, SHIM_CALLER(), hook_t0, (fd), hook_r,         \
+				     (nobytes), 1);                                                \
+	} while (0)
+
+/* HOOK_XFER's way on clock_gettime, entered with the guard held. */
+#define HOOK_XFER_NS(name, ret, fd, params, args, nobytes)                                         \
+	static __attribute__((noinline, cold)) ret name##_ns params                                \
+	{                                                                                          \
+		uint64_t hook_t0 = shim_clock_mono_ns();                                           \
+		long hook_r = real_##name args;                                                    \
+		return shim_rec_xfer(SHIM_FN_##name, shim_tls.caller, hook_t0, (fd), hook_r,      \
+				     (nobytes), 0);                                                \
+	}
 
 /* Step 4: record fn's call (bytes < 0: none; err: errno or 0; fd or -1). */
 #define HOOK_REC(fn, bytes, err, fd)                                                               \

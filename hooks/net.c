@@ -33,12 +33,9 @@ SHIM_REAL_DECL(accept4);
 SHIM_REAL_DECL(bind);
 SHIM_REAL_DECL(listen);
 SHIM_REAL_DECL(shutdown);
-SHIM_REAL_DECL(send);
 SHIM_REAL_DECL(sendto);
 SHIM_REAL_DECL(sendmsg);
 SHIM_REAL_DECL(sendmmsg);
-SHIM_REAL_DECL(recv);
-SHIM_REAL_DECL(__recv_chk);
 SHIM_REAL_DECL(recvfrom);
 SHIM_REAL_DECL(__recvfrom_chk);
 SHIM_REAL_DECL(recvmsg);
@@ -68,9 +65,12 @@ SHIM_REAL_DECL(epoll_pwait2);
 
 /* Reads that leave the data queued (MSG_PEEK) or read the error queue are
  * counted as calls but not as bytes: the next read counts the same bytes. */
+/* A receive with these flags moves no bytes: a peek, the error queue. */
+#define NOBYTES(flags) (((flags) & (MSG_PEEK | MSG_ERRQUEUE)) != 0)
+
 static inline int64_t rbytes(ssize_t r, int flags)
 {
-	return (flags & (MSG_PEEK | MSG_ERRQUEUE)) ? -1 : (int64_t)r;
+	return NOBYTES(flags) ? -1 : (int64_t)r;
 }
 
 /* SOCK_STREAM or SOCK_DGRAM of fd, from the name we gave it ("tcp ...", "udp
@@ -311,16 +311,13 @@ SHIM_EXPORT int shutdown(int fd, int how)
 }
 
 /* send(2): bytes sent, against the socket's peer. */
+SHIM_REAL_STUB(send, ssize_t, -1, (int fd, const void *buf, size_t n, int flags),
+	       (fd, buf, n, flags));
+HOOK_XFER_NS(send, ssize_t, fd, (int fd, const void *buf, size_t n, int flags),
+	     (fd, buf, n, flags), 0)
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	ssize_t r;
-	int e;
-
-	HOOK_PRE(send, NET, -1, (fd, buf, n, flags));
-	r = real_send(fd, buf, n, flags);
-	e = errno;
-	HOOK_REC(send, r, r < 0 ? e : 0, fd);
-	HOOK_RETURN(r, e);
+	HOOK_XFER(send, NET, fd, (fd, buf, n, flags), 0);
 }
 
 /* sendto(2): against the destination when one is given (unconnected
@@ -389,29 +386,22 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags
 
 /* recv(2): bytes received, against the socket's peer; MSG_PEEK counts the
  * call only. */
+SHIM_REAL_STUB(recv, ssize_t, -1, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags));
+HOOK_XFER_NS(recv, ssize_t, fd, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags),
+	     NOBYTES(flags))
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	ssize_t r;
-	int e;
-
-	HOOK_PRE(recv, NET, -1, (fd, buf, n, flags));
-	r = real_recv(fd, buf, n, flags);
-	e = errno;
-	HOOK_REC(recv, rbytes(r, flags), r < 0 ? e : 0, fd);
-	HOOK_RETURN(r, e);
+	HOOK_XFER(recv, NET, fd, (fd, buf, n, flags), NOBYTES(flags));
 }
 
 /* __recv_chk: the fortified recv (aborts like libc's when buflen < n). */
+SHIM_REAL_STUB(__recv_chk, ssize_t, -1, (int fd, void *buf, size_t n, size_t buflen, int flags),
+	       (fd, buf, n, buflen, flags));
+HOOK_XFER_NS(__recv_chk, ssize_t, fd, (int fd, void *buf, size_t n, size_t buflen, int flags),
+	     (fd, buf, n, buflen, flags), NOBYTES(flags))
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	ssize_t r;
-	int e;
-
-	HOOK_PRE(__recv_chk, NET, -1, (fd, buf, n, buflen, flags));
-	r = real___recv_chk(fd, buf, n, buflen, flags);
-	e = errno;
-	HOOK_REC(__recv_chk, rbytes(r, flags), r < 0 ? e : 0, fd);
-	HOOK_RETURN(r, e);
+	HOOK_XFER(__recv_chk, NET, fd, (fd, buf, n, buflen, flags), NOBYTES(flags));
 }
 
 /* recvfrom(2): against the source address the kernel reported for a

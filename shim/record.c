@@ -115,6 +115,16 @@ span:
 	errno = saved;
 }
 
+long shim_rec_xfer_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int fd, long r)
+{
+	int64_t bytes = (fn & SHIM_XFER_NOBYTES) ? -1 : r;
+
+	shim_rec_slow(fn & ~SHIM_XFER_NOBYTES, pc, t0, t1 - t0, bytes, r < 0 ? errno : 0, fd,
+		      SHIM_SPAN_NORES);
+	shim_leave();
+	return r;
+}
+
 __attribute__((cold, noinline)) void shim_rec_alloc_slow(unsigned fn, uint64_t bytes, int failed)
 {
 	struct shim_thread *t;

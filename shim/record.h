@@ -125,30 +125,26 @@ static inline __attribute__((always_inline)) uint32_t shim_rec_fd_word(int fd)
  * those from the sites). Everything else goes to shim_rec_slow.
  * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first call).
  * errno: kept. */
-static inline __attribute__((always_inline)) void
-shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t bytes, int err, int fd,
-	     uint32_t res, const int has_fd)
+static inline __attribute__((always_inline)) int
+shim_rec_fast(unsigned fn, const void *pc, uint64_t dt, uint64_t b, int fd, uint32_t res,
+	      const int has_fd)
 {
-	uint64_t dt = t1 - t0;
 	struct shim_thread *t = shim_tls.slot;
-	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
 	struct shim_site *s;
 
-	/* one test for the rare cases: no slot yet, a failure, the worker to
-	 * start (never in the constructor, never in malloc), a slow call */
-	if (__builtin_expect(t == NULL || err != 0 || shim_worker_pending ||
-				     dt >= shim_span_slow_ticks,
-			     0))
-		goto slow;
+	/* one test for the rare cases: no slot yet, the worker to start (never
+	 * in the constructor, never in malloc), a slow call */
+	if (__builtin_expect(t == NULL || shim_worker_pending || dt >= shim_span_slow_ticks, 0))
+		return 0;
 	/* last_site[fn] only ever holds a site of fn: comparing pc is enough */
 	s = t->last_site[fn];
 	if (__builtin_expect(s == NULL || s->pc != pc, 0))
-		goto slow;
+		return 0;
 	if (has_fd) {
 		/* a negative fd or one past the table goes the slow way too */
 		uint32_t v = shim_rec_fd_word(fd);
 		if (__builtin_expect(!(v & SHIM_FD_KNOWN), 0))
-			goto slow;
+			return 0;
 		res = v & SHIM_FD_ID_MASK;
 	}
 	s->st.calls++;
@@ -168,9 +164,41 @@ shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t byte
 	}
 	if (has_fd)
 		shim_span_io(fd, shim_rec_dir[fn], b);
-	return;
-slow:
-	shim_rec_slow(fn, pc, t0, dt, bytes, err, has_fd ? fd : -1, res);
+	return 1;
+}
+
+static inline __attribute__((always_inline)) void
+shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t bytes, int err, int fd,
+	     uint32_t res, const int has_fd)
+{
+	uint64_t b = bytes > 0 ? (uint64_t)bytes : 0;
+
+	if (__builtin_expect(err == 0, 1) && shim_rec_fast(fn, pc, t1 - t0, b, fd, res, has_fd))
+		return;
+	shim_rec_slow(fn, pc, t0, t1 - t0, bytes, err, has_fd ? fd : -1, res);
+}
+
+/* The out-of-line end of shim_rec_xfer: records the call the slow way (its
+ * errno read here when r < 0), leaves the hook (shim_leave) and returns r.
+ * fn | SHIM_XFER_NOBYTES: r is not a count of bytes moved (MSG_PEEK). */
+#define SHIM_XFER_NOBYTES 0x10000u
+long shim_rec_xfer_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int fd, long r);
+
+/* The end of a hook that moved r bytes on fd (-1: failed, errno set): the
+ * call recorded, the hook left, r returned. Its slow way is a tail call, so
+ * a hook keeps only fd and t0 across the real call. */
+static inline __attribute__((always_inline)) long shim_rec_xfer(unsigned fn, const void *pc,
+								 uint64_t t0, int fd, long r,
+								 int nobytes, const int tsc)
+{
+	uint64_t t1 = tsc ? shim_clock_tsc_read() : shim_clock_mono_ns();
+
+	if (__builtin_expect(r >= 0, 1) &&
+	    shim_rec_fast(fn, pc, t1 - t0, nobytes ? 0 : (uint64_t)r, fd, SHIM_SPAN_NORES, 1)) {
+		shim_leave();
+		return r;
+	}
+	return shim_rec_xfer_slow(fn | (nobytes ? SHIM_XFER_NOBYTES : 0), pc, t0, t1, fd, r);
 }
 
 static inline __attribute__((always_inline)) void shim_rec_call(unsigned fn, const void *pc,

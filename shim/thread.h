@@ -106,6 +106,9 @@ struct shim_tls {
 	 * (shim/heap.h); here so an allocation hook reaches it and the guard
 	 * from one TLS base */
 	int64_t heap_left;
+	/* the program's call site, handed from a hook to its out-of-line
+	 * variant (HOOK_XFER's clock_gettime way) */
+	const void *caller;
 };
 
 extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
