@@ -73,22 +73,19 @@ static void note_read(int in_fd, ssize_t n)
  * XFER: ssize_t bytes moved, -1 on failure, attributed to fd. */
 #define XFER(name, fams, fd, params, args)                                                         \
 	SHIM_REAL_STUB(name, ssize_t, -1, params, args);                                           \
-	HOOK_XFER_NS(name, ssize_t, fd, params, args, 0)                                           \
+	HOOK_TIMED_NS(name, ssize_t, fd, 0, params, args, 0)                                       \
 	SHIM_EXPORT ssize_t name params                                                            \
 	{                                                                                          \
-		HOOK_XFER(name, fams, fd, args, 0);                                                \
+		HOOK_TIMED(name, fams, fd, 0, args, 0);                                            \
 	}
 
 /* INTFD: int, -1 on failure, no bytes, attributed to fd (-1: to no resource). */
 #define INTFD(name, fams, fd, params, args)                                                        \
-	SHIM_REAL_DECL(name);                                                                      \
+	SHIM_REAL_STUB(name, int, -1, params, args);                                               \
+	HOOK_TIMED_NS(name, int, fd, 1, params, args, 1)                                           \
 	SHIM_EXPORT int name params                                                                \
 	{                                                                                          \
-		int r;                                                                             \
-		HOOK_PRE(name, fams, -1, args);                                                    \
-		r = real_##name args;                                                              \
-		HOOK_REC_KEPT_MAYBE_FD(name, r < 0, -1, fd);                                       \
-		HOOK_RETURN_KEPT(r);                                                               \
+		HOOK_TIMED(name, fams, fd, 1, args, 1);                                            \
 	}
 
 /* OPEN: int fd or -1; the new fd now names `path` (the fixed-argument opens).

@@ -48,11 +48,12 @@
 		return real_##name args;                                                           \
 	uint64_t hook_t0 = shim_clock_now()
 
-/* Steps 2-4 of a hook whose result r is the bytes it moved on fd (-1: it
- * failed; nobytes: r counts no bytes, as a MSG_PEEK). Where the clock is the
- * TSC, nothing but fd and the start is kept across the real call; anywhere
- * else the hook goes on in name##_ns (HOOK_XFER_NS). */
-#define HOOK_XFER(name, fams, fd, args, nobytes)                                                   \
+/* Steps 2-4 of a hook whose result r is the bytes it moved on fd, or -1
+ * when it failed (nobytes: r is no count of bytes, as a MSG_PEEK's; fd may
+ * be a constant -1: no fd; maybe_fd: it may be -1 at run time). Where the
+ * clock is the TSC, nothing but fd and the start is kept across the real
+ * call; anywhere else the hook goes on in name##_ns (HOOK_TIMED_NS). */
+#define HOOK_TIMED(name, fams, fd, maybe_fd, args, nobytes)                                        \
 	do {                                                                                       \
 		uint64_t hook_t0;                                                                  \
 		long hook_r;                                                                       \
@@ -65,17 +66,17 @@
 		hook_t0 = shim_clock_tsc_read();                                                   \
 		hook_r = real_##name args;                                                         \
 		return shim_rec_xfer(SHIM_FN_##name, SHIM_CALLER(), hook_t0, (fd), hook_r,         \
-				     (nobytes), 1);                                                \
+				     (nobytes), (maybe_fd), 1);                                    \
 	} while (0)
 
-/* HOOK_XFER's way on clock_gettime, entered with the guard held. */
-#define HOOK_XFER_NS(name, ret, fd, params, args, nobytes)                                         \
+/* HOOK_TIMED's way on clock_gettime, entered with the guard held. */
+#define HOOK_TIMED_NS(name, ret, fd, maybe_fd, params, args, nobytes)                              \
 	static __attribute__((noinline, cold)) ret name##_ns params                                \
 	{                                                                                          \
 		uint64_t hook_t0 = shim_clock_mono_ns();                                           \
 		long hook_r = real_##name args;                                                    \
 		return shim_rec_xfer(SHIM_FN_##name, shim_tls.caller, hook_t0, (fd), hook_r,      \
-				     (nobytes), 0);                                                \
+				     (nobytes), (maybe_fd), 0);                                    \
 	}
 
 /* Step 4: record fn's call (bytes < 0: none; err: errno or 0; fd or -1). */

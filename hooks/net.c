@@ -313,11 +313,11 @@ SHIM_EXPORT int shutdown(int fd, int how)
 /* send(2): bytes sent, against the socket's peer. */
 SHIM_REAL_STUB(send, ssize_t, -1, (int fd, const void *buf, size_t n, int flags),
 	       (fd, buf, n, flags));
-HOOK_XFER_NS(send, ssize_t, fd, (int fd, const void *buf, size_t n, int flags),
+HOOK_TIMED_NS(send, ssize_t, fd, 0, (int fd, const void *buf, size_t n, int flags),
 	     (fd, buf, n, flags), 0)
 SHIM_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
-	HOOK_XFER(send, NET, fd, (fd, buf, n, flags), 0);
+	HOOK_TIMED(send, NET, fd, 0, (fd, buf, n, flags), 0);
 }
 
 /* sendto(2): against the destination when one is given (unconnected
@@ -387,21 +387,21 @@ SHIM_EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned int vlen, int flags
 /* recv(2): bytes received, against the socket's peer; MSG_PEEK counts the
  * call only. */
 SHIM_REAL_STUB(recv, ssize_t, -1, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags));
-HOOK_XFER_NS(recv, ssize_t, fd, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags),
+HOOK_TIMED_NS(recv, ssize_t, fd, 0, (int fd, void *buf, size_t n, int flags), (fd, buf, n, flags),
 	     NOBYTES(flags))
 SHIM_EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
-	HOOK_XFER(recv, NET, fd, (fd, buf, n, flags), NOBYTES(flags));
+	HOOK_TIMED(recv, NET, fd, 0, (fd, buf, n, flags), NOBYTES(flags));
 }
 
 /* __recv_chk: the fortified recv (aborts like libc's when buflen < n). */
 SHIM_REAL_STUB(__recv_chk, ssize_t, -1, (int fd, void *buf, size_t n, size_t buflen, int flags),
 	       (fd, buf, n, buflen, flags));
-HOOK_XFER_NS(__recv_chk, ssize_t, fd, (int fd, void *buf, size_t n, size_t buflen, int flags),
+HOOK_TIMED_NS(__recv_chk, ssize_t, fd, 0, (int fd, void *buf, size_t n, size_t buflen, int flags),
 	     (fd, buf, n, buflen, flags), NOBYTES(flags))
 SHIM_EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 {
-	HOOK_XFER(__recv_chk, NET, fd, (fd, buf, n, buflen, flags), NOBYTES(flags));
+	HOOK_TIMED(__recv_chk, NET, fd, 0, (fd, buf, n, buflen, flags), NOBYTES(flags));
 }
 
 /* recvfrom(2): against the source address the kernel reported for a

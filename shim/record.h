@@ -186,15 +186,25 @@ long shim_rec_xfer_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, i
 
 /* The end of a hook that moved r bytes on fd (-1: failed, errno set): the
  * call recorded, the hook left, r returned. Its slow way is a tail call, so
- * a hook keeps only fd and t0 across the real call. */
-static inline __attribute__((always_inline)) long shim_rec_xfer(unsigned fn, const void *pc,
-								 uint64_t t0, int fd, long r,
-								 int nobytes, const int tsc)
+ * a hook keeps only fd and t0 across the real call. nobytes: r is no count
+ * of bytes. An fd that is a constant -1 is no fd; maybe_fd: fd may be -1 at
+ * run time (an *at() call on a path), each case its own copy. tsc: the
+ * hook's clock is the TSC, else clock_gettime. */
+static inline __attribute__((always_inline)) long
+shim_rec_xfer(unsigned fn, const void *pc, uint64_t t0, int fd, long r, int nobytes,
+	      const int maybe_fd, const int tsc)
 {
 	uint64_t t1 = tsc ? shim_clock_tsc_read() : shim_clock_mono_ns();
+	uint64_t b = nobytes ? 0 : (uint64_t)r;
+	int done;
 
-	if (__builtin_expect(r >= 0, 1) &&
-	    shim_rec_fast(fn, pc, t1 - t0, nobytes ? 0 : (uint64_t)r, fd, SHIM_SPAN_NORES, 1)) {
+	if (__builtin_expect(r < 0, 0))
+		done = 0;
+	else if ((__builtin_constant_p(fd < 0) && fd < 0) || (maybe_fd && fd < 0))
+		done = shim_rec_fast(fn, pc, t1 - t0, b, -1, SHIM_SPAN_NORES, 0);
+	else
+		done = shim_rec_fast(fn, pc, t1 - t0, b, fd, SHIM_SPAN_NORES, 1);
+	if (__builtin_expect(done, 1)) {
 		shim_leave();
 		return r;
 	}
