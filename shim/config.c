@@ -256,6 +256,10 @@ int shim_config_load(void)
 		else if (strcmp(v, "cpu") != 0)
 			return bad("SHIMMER_CLOCK", v, "expected cpu or wall");
 	}
+	shim_config.tsc = 1;
+	v = getenv("SHIMMER_TSC");
+	if (v && *v && shim_config_parse_int(v, 0, 1, &shim_config.tsc) != 0)
+		return bad("SHIMMER_TSC", v, "expected 0 or 1");
 	v = getenv("SHIMMER_STACK_DEPTH");
 	if (v && shim_config_parse_int(v, 1, SHIM_DEPTH_MAX, &shim_config.stack_depth) != 0)
 		return bad("SHIMMER_STACK_DEPTH", v, "expected frames a sample, 1 to 512");

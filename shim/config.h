@@ -39,6 +39,7 @@ struct shim_config {
 	char out[PATH_MAX]; /* SHIMMER_OUT, made absolute */
 	int hz;		    /* SHIMMER_HZ: samples a second, 0 = no CPU sampling */
 	int clock_wall;	    /* SHIMMER_CLOCK=wall: sample wall time, not CPU time */
+	int tsc;	    /* SHIMMER_TSC: 1 = time calls with the TSC where it is invariant; 0 = clock_gettime */
 	int stack_depth;    /* SHIMMER_STACK_DEPTH: frames kept per sample */
 	int flush_secs;	    /* SHIMMER_FLUSH_SECS: periodic flush, 0 = only at exit */
 	int control;	    /* SHIMMER_CONTROL=1: control.sock (dump on demand) */

@@ -200,6 +200,8 @@ __attribute__((constructor)) static void shim_ctor(void)
 	}
 	if (shim_config_load() != 0)
 		goto out;
+	if (!shim_config.tsc)
+		shim_clock_tsc = 0; /* no tick was taken yet: every reading is ns */
 	if (shim_config.disabled) {
 		shim_err("SHIMMER_DISABLE=1: instrumentation is off");
 		goto out;

@@ -43,6 +43,7 @@ class TestBadSettings(FaultTest):
         ("SHIMMER_HOOKS", "file,,net", "shimmer: SHIMMER_HOOKS=file,,net: "),
         ("SHIMMER_LOG", "loud", "shimmer: SHIMMER_LOG=loud: expected quiet, error, info or debug"),
         ("SHIMMER_DISABLE", "2", "shimmer: SHIMMER_DISABLE=2: expected 0 or 1"),
+        ("SHIMMER_TSC", "auto", "shimmer: SHIMMER_TSC=auto: expected 0 or 1"),
         ("SHIMMER_OUT", "", "shimmer: SHIMMER_OUT=: empty path"),
     ]
 
