@@ -141,6 +141,10 @@ $(BUILD)/bench/forward.so: bench/forward.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -fPIC -shared $(WARN) $< -o $@ -ldl
 
+$(BUILD)/bench/forward_timed.so: bench/forward.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -DTIMED -O2 -fPIC -shared $(WARN) $< -o $@ -ldl
+
 $(BUILD)/bench/files_floor.so: bench/files_floor.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE -O2 -fPIC -shared $(WARN) $< -o $@
@@ -173,7 +177,8 @@ asan:
 bench: deps bench-build
 	$(Q)SHIMMER_BUILD=$(abspath $(BUILD)) python3 bench/run.py
 
-bench-build: all $(BENCHES) $(BUILD)/bench/forward.so $(BUILD)/bench/files_floor.so \
+bench-build: all $(BENCHES) $(BUILD)/bench/forward.so $(BUILD)/bench/forward_timed.so \
+	     $(BUILD)/bench/files_floor.so \
 	     $(BUILD)/bench/x_export
 
 demo: deps all

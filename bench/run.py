@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.environ.get("SHIMMER_BUILD") or os.path.join(HERE, "..", "build")
 LIB = os.path.join(BUILD, "libshimmer.so")
 FWD = os.path.join(BUILD, "bench", "forward.so")
+TIMED = os.path.join(BUILD, "bench", "forward_timed.so")
 BIN = os.path.join(BUILD, "bench")
 RESULT = re.compile(r"^([\d.]+) (\d+)$")
 
@@ -48,6 +49,15 @@ WORKLOADS = [
      1),
 ]
 VARIANTS = ("native", "shim", "forward")
+# The workloads of timed calls also run under the timed floor: the forwarding
+# preload plus two TSC reads and a per-thread sum a call (bench/forward.c,
+# -DTIMED), the least a tool that times every call exactly pays here.
+TIMED_WORKLOADS = ("b", "d", "e")
+PRELOADS = {"native": "-", "shim": LIB, "forward": FWD, "timed": TIMED}
+
+
+def variants_of(name):
+    return VARIANTS + ("timed",) if name[0] in TIMED_WORKLOADS else VARIANTS
 
 # Heap profiling side by side: the 2-thread heap workload (c), fewer iterations
 # (every-allocation mode and heaptrack unwind each call). Targets: default
@@ -65,10 +75,8 @@ def env_for(variant, out):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("SHIMMER_") and k != "LD_PRELOAD"}
     env["SHIMMER_OUT"] = out
-    if variant == "shim":
-        env["LD_PRELOAD"] = LIB
-    elif variant == "forward":
-        env["LD_PRELOAD"] = FWD
+    if variant != "native":
+        env["LD_PRELOAD"] = PRELOADS[variant]
     return env
 
 
@@ -83,9 +91,8 @@ def parse(text, what):
 def run_spawns(argv, tmp, spawns, out):
     """{variant: ns per start} of one b_spawn run that takes the variants in
     turn, start by start (bench/b_spawn.c), SHIMMER_OUT=out."""
-    preloads = {"native": "-", "shim": LIB, "forward": FWD}
     args = [a.format(tmp=tmp, shm=os.path.dirname(out), spawns=spawns,
-                     preload=",".join(preloads[v] for v in VARIANTS)) for a in argv]
+                     preload=",".join(PRELOADS[v] for v in VARIANTS)) for a in argv]
     cmd = [os.path.join(BIN, args[0])] + args[1:]
     p = subprocess.run(cmd, env=env_for("native", out), cwd=tmp, capture_output=True,
                        text=True, timeout=600)
@@ -99,7 +106,7 @@ def run_spawns(argv, tmp, spawns, out):
 
 def run_one(argv, variant, tmp, spawns, out, wrapper=None):
     """ns per op of one run of argv under variant, SHIMMER_OUT=out."""
-    preload = {"native": "-", "shim": LIB, "forward": FWD}[variant]
+    preload = PRELOADS[variant]
     shm = os.path.dirname(out)
     args = [a.format(tmp=tmp, shm=shm, spawns=spawns, preload=preload) for a in argv]
     cmd = [os.path.join(BIN, args[0])] + args[1:]
@@ -223,7 +230,7 @@ def main():
     only = args.only.split(",") if args.only else []
     profbench.LIB = LIB
     profbench.FILES_FLOOR = os.path.join(BUILD, "bench", "files_floor.so")
-    for f in (LIB, FWD, profbench.FILES_FLOOR):
+    for f in (LIB, FWD, TIMED, profbench.FILES_FLOOR):
         if not os.path.exists(f):
             sys.exit("bench: %s missing: run make bench" % f)
     chosen = [w for w in WORKLOADS if not only or w[0][0] in only]
@@ -231,13 +238,18 @@ def main():
     shm = tempfile.mkdtemp(prefix="shimmer-bench-", dir="/dev/shm") \
         if os.path.isdir("/dev/shm") else tmp
     outs = {"shm": os.path.join(shm, "out"), "disk": os.path.join(tmp, "out")}
-    res = {w[0]: {v: [] for v in VARIANTS} for w in chosen}
+    res = {w[0]: {v: [] for v in variants_of(w[0])} for w in chosen}
     print("command: SHIMMER_BUILD=%s %s %s" % (
         shlex.quote(os.path.abspath(BUILD)), "python3 bench/run.py",
         " ".join(shlex.quote(a) for a in sys.argv[1:])))
     print("shimmer bench: %d rounds, variants alternate within each round" % args.rounds)
     print("  %s, %s, %d CPUs, load average %.2f" % (platform.machine(), platform.release(),
                                                     os.cpu_count(), os.getloadavg()[0]))
+    clock = subprocess.run([os.path.join(BIN, "b_clock")], capture_output=True, text=True)
+    m = re.search(r"tsc_ns ([\d.]+) clock_gettime_ns ([\d.]+)", clock.stdout)
+    if m:
+        print("  one clock reading: TSC %s ns, clock_gettime %s ns (best of 25 batches); a "
+              "timed call reads two" % m.groups())
     wanted = {k: not only or k in only for k in "hpxt"}
     cpu = export = trace = None
     try:
@@ -253,7 +265,8 @@ def main():
                     # rotate the order so no variant always runs first (cache,
                     # turbo, drift)
                     turn = r * runs + k
-                    order = VARIANTS[turn % 3:] + VARIANTS[:turn % 3]
+                    vs = variants_of(name)
+                    order = vs[turn % len(vs):] + vs[:turn % len(vs)]
                     for v in order:
                         res[name][v].append(run_one(argv, v, tmp, args.spawns, outs[out]))
                         shutil.rmtree(outs[out], ignore_errors=True)
@@ -322,6 +335,13 @@ def overhead_report(res, chosen):
             {True: "PASS", False: "MISS", None: "(reference)"}[ok]))
         print("%-22s %11s %11s %11s %6.3fx %10s   (forward-only floor: ratio, added)" % (
             "", "", "", "", fratio, fmt_ns(fadded)))
+        if "timed" in res[name]:
+            t = res[name]["timed"]
+            print("%-22s %11s %11s %11s %6.3fx %10s   (timed floor, forwarding + two TSC reads "
+                  "a call: ratio, added)" % (
+                      "", "", "", fmt_ns(statistics.median(t)),
+                      statistics.median(b / a for a, b in zip(n, t)),
+                      fmt_ns(statistics.median(b - a for a, b in zip(n, t)))))
         if kind == "ratio" and len(n) >= 4:
             q = statistics.quantiles([b / a for a, b in zip(n, s)], n=4)
             print("%-22s %35s %.3fx-%.3fx: the middle half of the shim's ratios" % (
