@@ -31,13 +31,16 @@ extern unsigned char shim_heap_filter[SHIM_HEAP_FILTER];
  * blocks share a cache line of the filter (a line covers 32 KiB of heap) and a
  * program's frees touch few filter lines (a hash spread them over all 64 KiB:
  * an L1 miss on nearly every free). A block that shares a granule with a live
- * sample only costs its free a table probe. Each 4 MiB region is displaced by
- * a hash of its number so two arenas do not pile onto the same buckets. */
+ * sample only costs its free a table probe. The granule number g is mixed as
+ * g ^ (g >> 7): a bijection of each 32 MiB window onto the buckets that keeps
+ * each 64 KiB of heap on two lines of the filter, and moves glibc's thread
+ * arenas (64 MiB apart) 1024 buckets apart, so they do not pile onto the same
+ * buckets; a shift and an xor, not a multiply, on every free. */
 static inline uint32_t shim_heap_bucket(const void *p)
 {
-	uintptr_t a = (uintptr_t)p;
+	uintptr_t g = (uintptr_t)p >> 9;
 
-	return (uint32_t)((a >> 9) + (uint32_t)((a >> 22) * 0x9e3779b1u)) & (SHIM_HEAP_FILTER - 1);
+	return (uint32_t)(g ^ (g >> 7)) & (SHIM_HEAP_FILTER - 1);
 }
 
 /* The sampling decision of an allocation of n bytes that returned p, and

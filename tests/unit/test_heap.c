@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -262,6 +263,39 @@ static void filter_mark(void **state)
 	assert_int_equal(shim_heap_filter[shim_heap_bucket(p)], 255);
 }
 
+/* The filter's bucket of an address: each 32 MiB window of heap fills every
+ * bucket exactly once; each 64 KiB of it stays on two lines of the filter;
+ * and the same offsets in glibc's thread arenas (64 MiB apart) land on
+ * buckets 1024 apart, not on the same ones. */
+static void filter_buckets(void **state)
+{
+	static unsigned char seen[SHIM_HEAP_FILTER];
+	const uintptr_t base = (uintptr_t)0x7f3a00000000ull; /* 64 MiB aligned */
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	for (uintptr_t g = 0; g < SHIM_HEAP_FILTER; g++)
+		seen[shim_heap_bucket((const void *)(base + 0x2000000 + (g << 9)))]++;
+	for (size_t b = 0; b < SHIM_HEAP_FILTER; b++)
+		assert_int_equal(seen[b], 1);
+	for (uintptr_t chunk = 0; chunk < 64; chunk++) {
+		uintptr_t at = base + (chunk << 16);
+		uint32_t lo = UINT32_MAX, hi = 0;
+		for (uintptr_t off = 0; off < 65536; off += 512) {
+			uint32_t b = shim_heap_bucket((const void *)(at + off));
+			lo = b < lo ? b : lo;
+			hi = b > hi ? b : hi;
+		}
+		assert_true(hi / 64 - lo / 64 <= 1);
+	}
+	for (uintptr_t k = 1; k < 64; k++)
+		for (uintptr_t off = 0; off < 512 * 1024; off += 4096) {
+			uint32_t a = shim_heap_bucket((const void *)(base + off));
+			uint32_t b = shim_heap_bucket((const void *)(base + (k << 26) + off));
+			assert_int_equal(a ^ b, (uint32_t)(k << 10) & (SHIM_HEAP_FILTER - 1));
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -273,6 +307,7 @@ int main(void)
 		cmocka_unit_test(flamegraph_heap),
 		cmocka_unit_test(table_inuse),
 		cmocka_unit_test(filter_mark),
+		cmocka_unit_test(filter_buckets),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
