@@ -65,7 +65,7 @@
 		}                                                                                  \
 		hook_t0 = shim_clock_tsc_read();                                                   \
 		hook_r = real_##name args;                                                         \
-		return shim_rec_xfer(SHIM_FN_##name, SHIM_CALLER(), hook_t0, (fd), hook_r,         \
+		return shim_rec_ended(SHIM_FN_##name, SHIM_CALLER(), hook_t0, (fd), hook_r,         \
 				     (nobytes), (maybe_fd), 1);                                    \
 	} while (0)
 
@@ -75,7 +75,7 @@
 	{                                                                                          \
 		uint64_t hook_t0 = shim_clock_mono_ns();                                           \
 		long hook_r = real_##name args;                                                    \
-		return shim_rec_xfer(SHIM_FN_##name, shim_tls.caller, hook_t0, (fd), hook_r,      \
+		return shim_rec_ended(SHIM_FN_##name, shim_tls.caller, hook_t0, (fd), hook_r,      \
 				     (nobytes), (maybe_fd), 0);                                    \
 	}
 

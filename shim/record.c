@@ -115,11 +115,11 @@ span:
 	errno = saved;
 }
 
-long shim_rec_xfer_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int fd, long r)
+long shim_rec_ended_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int fd, long r)
 {
-	int64_t bytes = (fn & SHIM_XFER_NOBYTES) ? -1 : r;
+	int64_t bytes = (fn & SHIM_REC_NOBYTES) ? -1 : r;
 
-	shim_rec_slow(fn & ~SHIM_XFER_NOBYTES, pc, t0, t1 - t0, bytes, r < 0 ? errno : 0, fd,
+	shim_rec_slow(fn & ~SHIM_REC_NOBYTES, pc, t0, t1 - t0, bytes, r < 0 ? errno : 0, fd,
 		      SHIM_SPAN_NORES);
 	shim_leave();
 	return r;

@@ -114,17 +114,14 @@ static inline __attribute__((always_inline)) uint32_t shim_rec_fd_word(int fd)
 	return __atomic_load_n(&shim_fd_tab[fd], __ATOMIC_RELAXED);
 }
 
-/* Record one finished call of fn made from pc, started at tick t0 (the end is
- * read here). bytes < 0 means none; err is the call's errno when it failed, 0
- * when it succeeded. fd >= 0 attributes the call to that fd's resource, else
- * res does (SHIM_SPAN_NORES: no resource).
- * The inline path takes a successful call from the same caller as fn's last
- * call, on a known fd (or a given resource), while nothing else is due; it
- * updates the site, the latency histogram, the resource and the fd's open
- * span, and touches neither errno nor fn's totals (shim_thread_merge derives
- * those from the sites). Everything else goes to shim_rec_slow.
- * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first call).
- * errno: kept. */
+/* The inline path of every recorder: a successful call of fn from the same
+ * caller pc as fn's last call, that took dt ticks and moved b bytes, on a
+ * known fd (has_fd) or on resource res (SHIM_SPAN_NORES: none), while nothing
+ * else is due. It updates the site, the latency histogram, the resource and
+ * the fd's open span, and touches neither errno nor fn's totals
+ * (shim_thread_merge derives those from the sites). Returns 1 when it
+ * recorded the call, 0 when the caller must take it to shim_rec_slow.
+ * Async-signal-safe: yes. Allocates: no. errno: kept. */
 static inline __attribute__((always_inline)) int
 shim_rec_fast(unsigned fn, const void *pc, uint64_t dt, uint64_t b, int fd, uint32_t res,
 	      const int has_fd)
@@ -167,6 +164,13 @@ shim_rec_fast(unsigned fn, const void *pc, uint64_t dt, uint64_t b, int fd, uint
 	return 1;
 }
 
+/* Record one finished call of fn made from pc, started at tick t0 and ended at
+ * t1. bytes < 0 means none; err is the call's errno when it failed, 0 when it
+ * succeeded. fd >= 0 (has_fd) attributes the call to that fd's resource, else
+ * res does (SHIM_SPAN_NORES: no resource). The inline path is shim_rec_fast;
+ * everything else goes to shim_rec_slow.
+ * Async-signal-safe: yes. Allocates: no (a slot mmap on the thread's first call).
+ * errno: kept. */
 static inline __attribute__((always_inline)) void
 shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t bytes, int err, int fd,
 	     uint32_t res, const int has_fd)
@@ -178,20 +182,20 @@ shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t byte
 	shim_rec_slow(fn, pc, t0, t1 - t0, bytes, err, has_fd ? fd : -1, res);
 }
 
-/* The out-of-line end of shim_rec_xfer: records the call the slow way (its
+/* The out-of-line end of shim_rec_ended: records the call the slow way (its
  * errno read here when r < 0), leaves the hook (shim_leave) and returns r.
- * fn | SHIM_XFER_NOBYTES: r is not a count of bytes moved (MSG_PEEK). */
-#define SHIM_XFER_NOBYTES 0x10000u
-long shim_rec_xfer_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int fd, long r);
+ * fn | SHIM_REC_NOBYTES: r is not a count of bytes moved (MSG_PEEK). */
+#define SHIM_REC_NOBYTES 0x10000u
+long shim_rec_ended_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int fd, long r);
 
-/* The end of a hook that moved r bytes on fd (-1: failed, errno set): the
- * call recorded, the hook left, r returned. Its slow way is a tail call, so
+/* The end of a timed hook whose real call returned r, the bytes it moved on
+ * fd or -1 (failed, errno set): the call recorded, the hook left, r returned. Its slow way is a tail call, so
  * a hook keeps only fd and t0 across the real call. nobytes: r is no count
  * of bytes. An fd that is a constant -1 is no fd; maybe_fd: fd may be -1 at
  * run time (an *at() call on a path), each case its own copy. tsc: the
  * hook's clock is the TSC, else clock_gettime. */
 static inline __attribute__((always_inline)) long
-shim_rec_xfer(unsigned fn, const void *pc, uint64_t t0, int fd, long r, int nobytes,
+shim_rec_ended(unsigned fn, const void *pc, uint64_t t0, int fd, long r, int nobytes,
 	      const int maybe_fd, const int tsc)
 {
 	uint64_t t1 = tsc ? shim_clock_tsc_read() : shim_clock_mono_ns();
@@ -208,7 +212,7 @@ shim_rec_xfer(unsigned fn, const void *pc, uint64_t t0, int fd, long r, int noby
 		shim_leave();
 		return r;
 	}
-	return shim_rec_xfer_slow(fn | (nobytes ? SHIM_XFER_NOBYTES : 0), pc, t0, t1, fd, r);
+	return shim_rec_ended_slow(fn | (nobytes ? SHIM_REC_NOBYTES : 0), pc, t0, t1, fd, r);
 }
 
 static inline __attribute__((always_inline)) void shim_rec_call(unsigned fn, const void *pc,
