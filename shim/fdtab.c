@@ -226,12 +226,6 @@ void shim_fd_dup(int oldfd, int newfd)
 	bump_hi(newfd);
 }
 
-void shim_fd_clear(int fd)
-{
-	if (shim_fd_tab && fd >= 0 && fd < SHIM_FD_CAP)
-		atomic_store_explicit(&shim_fd_tab[fd], 0, memory_order_relaxed);
-}
-
 void shim_fd_reset(void)
 {
 	if (shim_fd_tab)

@@ -70,8 +70,12 @@ int shim_fd_high_water(void);
 /* newfd is now a copy of oldfd. */
 void shim_fd_dup(int oldfd, int newfd);
 
-/* fd is closed. */
-void shim_fd_clear(int fd);
+/* fd is closed (inline: every close of a file pays it). */
+static inline void shim_fd_clear(int fd)
+{
+	if (shim_fd_tab && (unsigned)fd < SHIM_FD_CAP)
+		__atomic_store_n(&shim_fd_tab[fd], 0, __ATOMIC_RELAXED);
+}
 
 /* Forget every fd (after exec the table is rebuilt lazily). */
 void shim_fd_reset(void);

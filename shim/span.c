@@ -55,13 +55,15 @@ int shim_span_fd_hi SHIM_HOT;
 
 static uint64_t slow_ns;
 /* what every open and close of a file reads, in one line: the shortest file
- * span kept, ns per tick as measured at tick npt_tick, and shim_pid (a copy,
- * taken at init and in a fork child before any hook runs there) */
+ * span kept, ns per tick as measured at tick npt_tick, the ticks below which
+ * a span is shorter than min_ns for sure (a 1% margin on that measure; at
+ * most min_ns), and shim_pid (a copy, taken at init and in a fork child
+ * before any hook runs there) */
 static struct {
-	uint64_t min_ns, npt_tick;
+	uint64_t min_ns, npt_tick, short_ticks;
 	double npt;
 	int32_t pid;
-} ch __attribute__((aligned(32)));
+} ch __attribute__((aligned(64)));
 static struct ring *rings[MAX_RINGS];
 static _Atomic int rstate[MAX_RINGS];
 static __thread struct ring *my_ring __attribute__((tls_model("initial-exec")));
@@ -97,9 +99,13 @@ static int my_tid(void)
  * (out of line: a pair of clock readings). */
 static __attribute__((noinline)) double npt_measure(uint64_t now)
 {
-	ch.npt = shim_clock_ns_per_tick();
+	double npt = shim_clock_ns_per_tick();
+	uint64_t st = npt <= 1.0 ? ch.min_ns : (uint64_t)((double)ch.min_ns / npt * 0.99);
+
+	ch.npt = npt;
 	ch.npt_tick = now;
-	return ch.npt;
+	__atomic_store_n(&ch.short_ticks, st, __ATOMIC_RELAXED);
+	return npt;
 }
 
 static inline double npt_at(uint64_t now)
@@ -157,6 +163,8 @@ int shim_span_init(void)
 	}
 	key_ok = pthread_key_create(&ring_key, ring_gone) == 0;
 	ch.min_ns = (uint64_t)shim_config.span_min_us * 1000ull;
+	/* without a TSC a tick is a ns; with one, the first close measures */
+	ch.short_ticks = shim_clock_tsc ? 0 : ch.min_ns;
 	slow_ns = (uint64_t)shim_config.slow_call_ms * 1000000ull;
 	/* a candidate test in ticks: a tick is at most 1 ns for any TSC of 1 GHz
 	 * or more (and is 1 ns without one), so ticks >= ns never misses */
@@ -444,11 +452,14 @@ static __attribute__((noinline)) void fd_emit(struct shim_fdspan *f, uint64_t t1
 static inline __attribute__((always_inline)) void fd_end(int fd, uint64_t t1, int unfinished)
 {
 	struct shim_fdspan *f = &shim_span_fds[fd];
+	uint64_t d;
 
 	if (__atomic_load_n(&f->pid, __ATOMIC_ACQUIRE) != ch.pid)
 		return; /* none */
-	if (f->type == SHIM_SPAN_FILE && !unfinished && t1 - f->t0 < ch.min_ns &&
-	    (double)(t1 - f->t0) * npt_at(t1) < (double)ch.min_ns) {
+	d = t1 - f->t0;
+	if (f->type == SHIM_SPAN_FILE && !unfinished && d < ch.min_ns &&
+	    (d < __atomic_load_n(&ch.short_ticks, __ATOMIC_RELAXED) ||
+	     (double)d * npt_at(t1) < (double)ch.min_ns)) {
 		/* too short to keep, the common case: nothing is emitted, so a
 		 * plain store ends it (a locked exchange cost ~15 ns a close).
 		 * The one racing end, the image's at exit, may then emit it as
