@@ -122,7 +122,8 @@ static inline __attribute__((always_inline)) void *alloc_done(unsigned fn, void 
 {
 	struct shim_thread *t = shim_tls.alloc_slot;
 
-	if (unlikely(shim_tls_alloc_guarded()) || unlikely(!t))
+	/* NULL while Shimmer's own code runs too (shim_internal_enter) */
+	if (unlikely(!t))
 		return alloc_done_slow(fn, p, n);
 	t->fn[fn].calls++;
 	t->fn[fn].bytes += n;
@@ -306,7 +307,7 @@ SHIM_EXPORT __attribute__((hot)) void free(void *p)
 {
 	struct shim_thread *t;
 
-	if (unlikely(shim_tls_alloc_guarded()) || unlikely(!(t = shim_tls.alloc_slot)) ||
+	if (unlikely(!(t = shim_tls.alloc_slot)) ||
 	    unlikely(shim_heap_filter[shim_heap_bucket(p)] != 0)) {
 		free_slow(p);
 		return;

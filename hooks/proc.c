@@ -462,7 +462,7 @@ static void *internal_thread(void *p)
 	void *arg = is->arg;
 
 	__atomic_store_n(&is->used, 0, __ATOMIC_RELEASE);
-	shim_tls.internal = 1;
+	shim_internal_forever();
 	return start(arg);
 }
 
@@ -574,9 +574,9 @@ static void exit_status(int status, void *arg)
 
 static int main_wrap(int argc, char **argv, char **envp)
 {
-	shim_tls.internal++;
+	shim_internal_enter();
 	on_exit(exit_status, NULL);
-	shim_tls.internal--;
+	shim_internal_leave();
 	return prog_main(argc, argv, envp);
 }
 

@@ -569,9 +569,9 @@ void shim_heap_sample(void *p, size_t n)
 	/* the live table's line for p is cold after a sample interval of the
 	 * program's own work: fetch it while the stack is unwound */
 	__builtin_prefetch(&live[live_home(p)], 1, 1);
-	shim_tls.internal++;
+	shim_internal_enter();
 	record(p, n);
-	shim_tls.internal--;
+	shim_internal_leave();
 out:
 	errno = saved;
 }

@@ -71,7 +71,7 @@ void shim_finish_by(int by_exec)
 	if ((!families_on && !shim_profiler_hz()) || shim_pid_foreign() ||
 	    atomic_exchange(&finished, 1))
 		return;
-	shim_tls.internal++;
+	shim_internal_enter();
 	start = shim_clock_mono_ns();
 	/* the worker may sit in an export: wait no longer than the exit flush may
 	 * take, then go on without it */
@@ -80,7 +80,7 @@ void shim_finish_by(int by_exec)
 	shim_otlp_final(start);
 	shim_control_close();
 	shim_output_flush();
-	shim_tls.internal--;
+	shim_internal_leave();
 }
 
 void shim_finish_rearm(void)
@@ -90,7 +90,7 @@ void shim_finish_rearm(void)
 
 static void fork_prepare(void)
 {
-	shim_tls.internal++;
+	shim_internal_enter();
 	shim_output_fork_prepare(); /* before the registry lock: a flush takes both */
 	shim_unwind_fork_prepare(); /* no thread inside libunwind or the loader */
 	shim_thread_fork_prepare();
@@ -101,7 +101,7 @@ static void fork_parent(void)
 	shim_thread_fork_parent();
 	shim_output_fork_parent();
 	shim_unwind_fork_parent();
-	shim_tls.internal--;
+	shim_internal_leave();
 }
 
 static void fork_child(void)
@@ -119,7 +119,7 @@ static void fork_child(void)
 	shim_otlp_fork_child();
 	shim_control_fork_child(); /* after the worker's lock is fresh */
 	atomic_store(&finished, 0);
-	shim_tls.internal--;
+	shim_internal_leave();
 }
 
 /* Another copy of libshimmer.so earlier in LD_PRELOAD owns the hooks: this
@@ -191,7 +191,7 @@ static int shadowed(void)
 
 __attribute__((constructor)) static void shim_ctor(void)
 {
-	shim_tls.internal++;
+	shim_internal_enter();
 	shim_pid = getpid();
 	shim_clock_init();
 	if (getauxval(AT_SECURE)) {
@@ -227,7 +227,7 @@ __attribute__((constructor)) static void shim_ctor(void)
 	families_on = shim_config.families;
 	__atomic_store_n(&shim_active, families_on, __ATOMIC_RELEASE);
 out:
-	shim_tls.internal--;
+	shim_internal_leave();
 }
 
 __attribute__((destructor)) static void shim_dtor(void)

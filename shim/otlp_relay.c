@@ -226,10 +226,10 @@ void shim_otlp_relay_expect_child(void)
 	    __atomic_load_n(&r.lfd, __ATOMIC_RELAXED) >= 0 || r.stopped || shim_tls.internal)
 		return;
 	e = errno;
-	shim_tls.internal++;
+	shim_internal_enter();
 	/* the backlog holds the children until the worker runs or we exit */
 	relay_listen(NULL);
-	shim_tls.internal--;
+	shim_internal_leave();
 	errno = e;
 }
 

@@ -158,9 +158,9 @@ static void on_sigprof(int sig, siginfo_t *si, void *uc)
 		/* libunwind's own calls (its memory-probe pipe, reopened if the
 		 * program closed it) are Shimmer's: moved above the program's fds,
 		 * never counted as the program's */
-		shim_tls.internal++;
+		shim_internal_enter();
 		n = shim_unwind_signal(uc, &t->scratch, t->pcs, depth, t->stack_hi);
-		shim_tls.internal--;
+		shim_internal_leave();
 		if (n > 0)
 			shim_stk_add(&t->tab, t->pcs, (uint32_t)n);
 		else
@@ -285,7 +285,7 @@ void shim_profiler_thread_start(void)
 
 	if (!atomic_load(&sampling) || self)
 		return;
-	shim_tls.internal++;
+	shim_internal_enter();
 	/* the thread's stack bounds the frame-pointer fallback; glibc reads
 	 * them from the thread descriptor (no /proc read off the main thread) */
 	if (pthread_getattr_np(pthread_self(), &a) == 0) {
@@ -296,7 +296,7 @@ void shim_profiler_thread_start(void)
 		pthread_attr_destroy(&a);
 	}
 	start_thread(lo, hi);
-	shim_tls.internal--;
+	shim_internal_leave();
 }
 
 /* Start records of threads created and not yet running: a fixed pool. */
@@ -330,12 +330,12 @@ void *shim_profiler_wrap(void *(**start)(void *), void **arg)
 	 * context: the program's own call, no lock of ours held. */
 	if (!shim_tls.internal && (hz || shim_heap_mean()) && !shim_unwind_ready()) {
 		int saved = errno; /* the loader's searches are not the program's */
-		shim_tls.internal++;
+		shim_internal_enter();
 		if (shim_unwind_enter()) {
 			shim_unwind_load();
 			shim_unwind_leave();
 		}
-		shim_tls.internal--;
+		shim_internal_leave();
 		shim_profiler_catch_up();
 		errno = saved;
 	}
@@ -401,12 +401,12 @@ void shim_profiler_catch_up(void)
 	if (!shim_unwind_stashed() || shim_tls.vforked)
 		return;
 	saved = errno; /* called from hooks: the loader's errno is not the program's */
-	shim_tls.internal++;
+	shim_internal_enter();
 	if (shim_unwind_enter()) {
 		shim_unwind_replay(replayed, depth);
 		shim_unwind_leave();
 	}
-	shim_tls.internal--;
+	shim_internal_leave();
 	errno = saved;
 }
 

@@ -129,12 +129,13 @@ __attribute__((cold, noinline)) void shim_rec_alloc_slow(unsigned fn, uint64_t b
 {
 	struct shim_thread *t;
 
-	if (!(__atomic_load_n(&shim_active, __ATOMIC_ACQUIRE) & SHIM_FAM(ALLOC)))
+	if (shim_tls_alloc_guarded() ||
+	    !(__atomic_load_n(&shim_active, __ATOMIC_ACQUIRE) & SHIM_FAM(ALLOC)))
 		return;
 	t = shim_thread_self(); /* keeps errno; sets alloc_slot when it attaches */
 	if (!t)
 		return;
-	shim_tls.alloc_slot = t; /* attached earlier, by a call of another family */
+	shim_tls_set_alloc(t); /* attached earlier, by a call of another family */
 	t->fn[fn].calls++;
 	t->fn[fn].bytes += bytes;
 	if (failed)

@@ -257,21 +257,19 @@ void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char 
 void shim_rec_close(unsigned fn, const void *pc, uint64_t t0, int fd);
 
 /* The first counted allocation call of a thread (or every call while the
- * family is off, or no slot is left): the checks the fast path folds into
- * shim_tls.alloc_slot, then the count. errno: kept. */
+ * family is off, no slot is left, or Shimmer's own code runs): the checks
+ * the fast path folds into shim_tls.alloc_slot, then the count. errno: kept. */
 void shim_rec_alloc_slow(unsigned fn, uint64_t bytes, int failed);
 
 /* Count one allocation-family call (never timed): bytes requested, failed or
  * not. Passes silently while Shimmer itself runs (internal, resolving). The
- * fast path is the guard and alloc_slot, which is set only once the family is
- * on and the thread has its slot. */
+ * fast path is alloc_slot alone: it is set only once the family is on and
+ * the thread has its slot, and is NULL while Shimmer's own code runs. */
 static inline __attribute__((always_inline)) void shim_rec_alloc(unsigned fn, uint64_t bytes,
 								 int failed)
 {
 	struct shim_thread *t;
 
-	if (__builtin_expect(shim_tls_alloc_guarded(), 0))
-		return;
 	t = shim_tls.alloc_slot;
 	if (__builtin_expect(!t, 0)) {
 		shim_rec_alloc_slow(fn, bytes, failed);

@@ -45,9 +45,9 @@ static void *lookup(const char *name, const char *version)
 	void *fn;
 	int saved = errno; /* a hook's first call must leave errno as the real one does */
 
-	shim_tls.resolving++;
+	shim_resolving_enter();
 	fn = version ? dlvsym(RTLD_NEXT, name, version) : dlsym(RTLD_NEXT, name);
-	shim_tls.resolving--;
+	shim_resolving_leave();
 	if (!fn)
 		shim_err("cannot find the real %s; calls to it fail with ENOSYS", name);
 	errno = saved;

@@ -154,7 +154,7 @@ static void thread_gone(void *arg)
 {
 	struct shim_thread *t = arg;
 
-	shim_tls.internal++;
+	shim_internal_enter();
 	pthread_mutex_lock(&reg_lock);
 	reap();
 	for (int i = 0; i < shim_reg_count(&reg_hi); i++) {
@@ -164,7 +164,7 @@ static void thread_gone(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&reg_lock);
-	shim_tls.internal--;
+	shim_internal_leave();
 }
 
 int shim_thread_init(void)
@@ -200,7 +200,7 @@ static struct shim_thread *attach(void)
 		reg[i].slot->tid = (int)syscall(SYS_gettid);
 		shim_tls.slot = reg[i].slot;
 		if (__atomic_load_n(&shim_active, __ATOMIC_ACQUIRE) & SHIM_FAM(ALLOC))
-			shim_tls.alloc_slot = reg[i].slot;
+			shim_tls_set_alloc(reg[i].slot);
 		atomic_store_explicit(&reg[i].state, USED, memory_order_release);
 		atomic_store_explicit(&hint, (i + 1) % SHIM_MAX_THREADS, memory_order_relaxed);
 		atomic_fetch_add(&seen, 1);

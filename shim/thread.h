@@ -98,9 +98,11 @@ struct shim_tls {
 	int resolving; /* inside dlsym: allocations come from the boot arena */
 	int vforked;   /* this thread called vfork: a child may share our memory */
 	struct shim_thread *slot;
-	/* slot, once attached while the allocation family is on; NULL before
-	 * (and for good when it is off): the allocation hooks' one test for
-	 * "family on and attached" (shim_rec_alloc) */
+	/* alloc_home while Shimmer's own code does not run on this thread
+	 * (internal and resolving both 0), else NULL: the allocation hooks' one
+	 * test for "family on, attached and not Shimmer's own call"
+	 * (shim_rec_alloc). Only shim_internal_enter/leave and
+	 * shim_resolving_enter/leave move it. */
 	struct shim_thread *alloc_slot;
 	/* bytes this thread may still allocate before its next heap sample
 	 * (shim/heap.h); here so an allocation hook reaches it and the guard
@@ -109,6 +111,9 @@ struct shim_tls {
 	/* the program's call site, handed from a hook to its out-of-line
 	 * variant (HOOK_XFER's clock_gettime way) */
 	const void *caller;
+	/* slot, once attached while the allocation family is on; NULL before
+	 * (and for good when it is off) */
+	struct shim_thread *alloc_home;
 };
 
 extern __thread struct shim_tls shim_tls __attribute__((tls_model("initial-exec")));
@@ -135,6 +140,63 @@ static inline __attribute__((always_inline)) int shim_tls_alloc_guarded(void)
 
 	__builtin_memcpy(&both, &shim_tls.internal, sizeof(both));
 	return both != 0;
+}
+
+/* Shimmer's own code starts on this thread: every hook passes through and
+ * allocations go uncounted until the matching shim_internal_leave. Nests;
+ * safe against a signal handler that does the same in between (the
+ * handler's leave restores alloc_slot only when it brings internal back to
+ * 0, which it cannot while this thread is inside). */
+static inline __attribute__((always_inline)) void shim_internal_enter(void)
+{
+	shim_tls.internal++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	shim_tls.alloc_slot = NULL;
+}
+
+static inline __attribute__((always_inline)) void shim_internal_leave(void)
+{
+	int left = --shim_tls.internal;
+
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (left == 0 && shim_tls.resolving == 0)
+		shim_tls.alloc_slot = shim_tls.alloc_home;
+}
+
+/* As shim_internal_enter/leave around a symbol lookup (dlsym). */
+static inline __attribute__((always_inline)) void shim_resolving_enter(void)
+{
+	shim_tls.resolving++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	shim_tls.alloc_slot = NULL;
+}
+
+static inline __attribute__((always_inline)) void shim_resolving_leave(void)
+{
+	int left = --shim_tls.resolving;
+
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (left == 0 && shim_tls.internal == 0)
+		shim_tls.alloc_slot = shim_tls.alloc_home;
+}
+
+/* This thread is Shimmer's for good (its worker, a thread it starts). */
+static inline void shim_internal_forever(void)
+{
+	shim_tls.internal = 1;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	shim_tls.alloc_slot = NULL;
+	shim_tls.alloc_home = NULL;
+}
+
+/* The allocation family's slot for this thread: alloc_home, and alloc_slot
+ * unless Shimmer's own code runs. */
+static inline void shim_tls_set_alloc(struct shim_thread *t)
+{
+	shim_tls.alloc_home = t;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (!shim_tls_alloc_guarded())
+		shim_tls.alloc_slot = t;
 }
 
 /* This thread's slot, attaching one on first use. NULL when every slot is

@@ -219,7 +219,7 @@ static void drop_inherited(void)
 static void *loop(void *unused)
 {
 	(void)unused;
-	shim_tls.internal = 1; /* for the thread's whole life */
+	shim_internal_forever(); /* for the thread's whole life */
 	atomic_store(&worker_tid, (int)syscall(SYS_gettid));
 	for (int i = 0;; i++) {
 		struct job s;
@@ -370,7 +370,7 @@ int shim_worker_start(void)
 		return 0;
 	}
 	shim_worker_pending = 0;
-	shim_tls.internal++;
+	shim_internal_enter();
 	if (wake_fd < 0) {
 		/* far above the target's fds: programs that close "all" fds stop at
 		 * their limit, and dup2 onto a low number will not hit ours */
@@ -393,7 +393,7 @@ int shim_worker_start(void)
 	} else
 		shim_err("cannot start the worker thread: %s; periodic work runs at exit only",
 			 strerror(rc));
-	shim_tls.internal--;
+	shim_internal_leave();
 	pthread_mutex_unlock(&lock);
 	return rc == 0 ? 0 : -1;
 }
