@@ -142,43 +142,31 @@ static inline __attribute__((always_inline)) int shim_tls_alloc_guarded(void)
 	return both != 0;
 }
 
-/* Shimmer's own code starts on this thread: every hook passes through and
- * allocations go uncounted until the matching shim_internal_leave. Nests;
- * safe against a signal handler that does the same in between (the
- * handler's leave restores alloc_slot only when it brings internal back to
- * 0, which it cannot while this thread is inside). */
-static inline __attribute__((always_inline)) void shim_internal_enter(void)
+/* A section of Shimmer's own code starts on this thread (count: internal, or
+ * resolving around a symbol lookup): every hook passes through and
+ * allocations go uncounted until the matching shim_guard_leave. Sections
+ * nest and interleave; a signal handler's own section in the middle of one
+ * is safe (its leave restores alloc_slot only when both counts are back at
+ * 0, which they cannot be while this thread is inside). */
+static inline __attribute__((always_inline)) void shim_guard_enter(int *count)
 {
-	shim_tls.internal++;
+	++*count;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	shim_tls.alloc_slot = NULL;
 }
 
-static inline __attribute__((always_inline)) void shim_internal_leave(void)
+static inline __attribute__((always_inline)) void shim_guard_leave(int *count)
 {
-	int left = --shim_tls.internal;
-
+	--*count;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (left == 0 && shim_tls.resolving == 0)
+	if (!shim_tls_alloc_guarded())
 		shim_tls.alloc_slot = shim_tls.alloc_home;
 }
 
-/* As shim_internal_enter/leave around a symbol lookup (dlsym). */
-static inline __attribute__((always_inline)) void shim_resolving_enter(void)
-{
-	shim_tls.resolving++;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	shim_tls.alloc_slot = NULL;
-}
-
-static inline __attribute__((always_inline)) void shim_resolving_leave(void)
-{
-	int left = --shim_tls.resolving;
-
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	if (left == 0 && shim_tls.internal == 0)
-		shim_tls.alloc_slot = shim_tls.alloc_home;
-}
+#define shim_internal_enter() shim_guard_enter(&shim_tls.internal)
+#define shim_internal_leave() shim_guard_leave(&shim_tls.internal)
+#define shim_resolving_enter() shim_guard_enter(&shim_tls.resolving)
+#define shim_resolving_leave() shim_guard_leave(&shim_tls.resolving)
 
 /* This thread is Shimmer's for good (its worker, a thread it starts). */
 static inline void shim_internal_forever(void)
