@@ -137,7 +137,7 @@ static inline __attribute__((always_inline)) void shim_span_io(int fd, unsigned 
  * instructions): never torn, and like the pair, not atomic between threads */
 #if defined(__x86_64__)
 #define SHIM_SPAN_BUMP(v, d)                                                                       \
-	__asm__("add %1, %0" : "+m"(*(v)) : "er"((__typeof__(*(v)))(d)))
+	__asm__("add%z0 %1, %0" : "+m"(*(v)) : "er"((__typeof__(*(v)))(d)))
 #else
 #define SHIM_SPAN_BUMP(v, d)                                                                       \
 	__atomic_store_n((v), __atomic_load_n((v), __ATOMIC_RELAXED) + (d), __ATOMIC_RELAXED)
