@@ -102,27 +102,6 @@
 			HOOK_REC(fn, bytes, err, hook_fd);                                         \
 	} while (0)
 
-/* Record fn's call, reading errno only when the call failed: a hook that then
- * runs nothing but the recorders (which keep errno) leaves with
- * HOOK_RETURN_KEPT, so a successful call does not touch errno at all. The
- * success case is its own copy, with no error to test. */
-#define HOOK_REC_KEPT(fn, failed, bytes, fd)                                                       \
-	do {                                                                                       \
-		if (__builtin_expect(!!(failed), 0))                                               \
-			HOOK_REC(fn, bytes, errno, fd);                                            \
-		else                                                                               \
-			HOOK_REC(fn, bytes, 0, fd);                                                \
-	} while (0)
-
-/* As HOOK_REC_KEPT, for an fd that may be -1 on success (HOOK_REC_MAYBE_FD). */
-#define HOOK_REC_KEPT_MAYBE_FD(fn, failed, bytes, fd)                                              \
-	do {                                                                                       \
-		if (__builtin_expect(!!(failed), 0))                                               \
-			HOOK_REC(fn, bytes, errno, fd);                                            \
-		else                                                                               \
-			HOOK_REC_MAYBE_FD(fn, bytes, 0, fd);                                       \
-	} while (0)
-
 /* Leave the hook with result r; errno is as the real call left it. */
 #define HOOK_RETURN_KEPT(r)                                                                        \
 	do {                                                                                       \

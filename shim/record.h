@@ -189,11 +189,12 @@ shim_rec_any(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int64_t byte
 long shim_rec_ended_slow(unsigned fn, const void *pc, uint64_t t0, uint64_t t1, int fd, long r);
 
 /* The end of a timed hook whose real call returned r, the bytes it moved on
- * fd or -1 (failed, errno set): the call recorded, the hook left, r returned. Its slow way is a tail call, so
- * a hook keeps only fd and t0 across the real call. nobytes: r is no count
- * of bytes. An fd that is a constant -1 is no fd; maybe_fd: fd may be -1 at
- * run time (an *at() call on a path), each case its own copy. tsc: the
- * hook's clock is the TSC, else clock_gettime. */
+ * fd or -1 (failed, errno set): the call recorded, the hook left, r
+ * returned. Its slow way is a tail call, so a hook keeps only fd and t0
+ * across the real call. nobytes: r is no count of bytes. An fd that is a
+ * constant -1 is no fd; maybe_fd: fd may be -1 at run time (an *at() call on
+ * a path), each case its own copy. tsc: the hook's clock is the TSC, else
+ * clock_gettime. */
 static inline __attribute__((always_inline)) long
 shim_rec_ended(unsigned fn, const void *pc, uint64_t t0, int fd, long r, int nobytes,
 	      const int maybe_fd, const int tsc)
