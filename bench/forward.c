@@ -17,7 +17,19 @@
 #include <unistd.h>
 #if defined(TIMED)
 #include <stdint.h>
+#include <time.h>
+#if defined(__x86_64__) || defined(__i386__)
 #include <x86intrin.h>
+#define TICKS() __rdtsc()
+#else
+/* no TSC to read: the clock Shimmer falls back to */
+static inline uint64_t TICKS(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+#endif
 #endif
 
 #define EXPORT __attribute__((visibility("default")))
@@ -27,9 +39,9 @@ static __thread uint64_t ticks, calls __attribute__((tls_model("initial-exec")))
 /* the call's result, with its ticks and a call added to this thread's totals */
 #define TIMED_CALL(call)                                                                           \
 	({                                                                                         \
-		uint64_t t0_ = __rdtsc();                                                          \
+		uint64_t t0_ = TICKS();                                                            \
 		__typeof__(call) r_ = (call);                                                      \
-		ticks += __rdtsc() - t0_;                                                          \
+		ticks += TICKS() - t0_;                                                            \
 		calls++;                                                                           \
 		r_;                                                                                \
 	})
