@@ -127,7 +127,7 @@ static inline __attribute__((always_inline)) void *alloc_done(unsigned fn, void 
 		return alloc_done_slow(fn, p, n);
 	t->fn[fn].calls++;
 	t->fn[fn].bytes += n;
-	if (unlikely((shim_tls.heap_left -= (int64_t)n) <= 0))
+	if (unlikely(shim_heap_due(n)))
 		return alloc_sampled(p, n);
 	return p;
 }

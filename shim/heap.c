@@ -507,14 +507,28 @@ static void record(void *p, size_t n)
 static __thread int poked __attribute__((tls_model("initial-exec")));
 static __thread int64_t poked_left __attribute__((tls_model("initial-exec")));
 
+/* Inside shim_heap_sample (nested when its own allocations come back), which
+ * sets the countdown as it goes: a poke then waits for its end (repoke). */
+static __thread int in_sample __attribute__((tls_model("initial-exec")));
+static __thread int repoke __attribute__((tls_model("initial-exec")));
+
 void shim_heap_poke(void)
 {
 	if (poked)
 		return;
+	if (in_sample) {
+		repoke = 1;
+		return;
+	}
 	poked_left = shim_tls.heap_left;
 	shim_tls.heap_left = 0;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	poked = 1;
+}
+
+int shim_heap_poke_pending(void)
+{
+	return poked;
 }
 
 /* The slow path the handler asked for: the distance the poke took is put
@@ -533,7 +547,7 @@ static int unpoke(void)
 	return shim_tls.heap_left > 0;
 }
 
-void shim_heap_sample(void *p, size_t n)
+static void sample(void *p, size_t n)
 {
 	int saved = errno;
 	int st;
@@ -574,6 +588,23 @@ void shim_heap_sample(void *p, size_t n)
 	shim_internal_leave();
 out:
 	errno = saved;
+}
+
+/* A poke that came while sample() ran is made at its end, when the countdown
+ * it sets is final. A handler between the count's drop and the test of
+ * repoke pokes by itself; the late poke then finds it made. */
+void shim_heap_sample(void *p, size_t n)
+{
+	in_sample++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	sample(p, n);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	in_sample--;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	if (__builtin_expect(repoke, 0) && !in_sample) {
+		repoke = 0;
+		shim_heap_poke();
+	}
 }
 
 /* ---- setup and export ---- */

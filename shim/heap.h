@@ -62,10 +62,33 @@ void shim_heap_restore(const void *p, uint64_t entry);
  * kept: the slow path adds back what the poke took. Async-signal-safe: yes. */
 void shim_heap_poke(void);
 
+/* A poke the slow path has not served yet: then the countdown is at or below
+ * 0, whatever the thread allocated since (read for tests). */
+int shim_heap_poke_pending(void);
+
+/* Take n bytes off this thread's countdown: nonzero when the allocation is
+ * due for shim_heap_sample. One subtraction from memory that sets the flags
+ * the branch reads: a SIGPROF handler's poke (shim_heap_poke) lands before or
+ * after it, never between a load and a store that would write back the
+ * distance the poke took away (the poke lost, and the thread's next real
+ * sample skipped by the slow path that put the distance back). Elsewhere a
+ * relaxed atomic subtraction, which is as whole with respect to a handler. */
+static inline __attribute__((always_inline)) int shim_heap_due(size_t n)
+{
+#if defined(__x86_64__)
+	int due;
+
+	__asm__("subq %2, %0" : "+m"(shim_tls.heap_left), "=@ccle"(due) : "er"((int64_t)n));
+	return due;
+#else
+	return __atomic_sub_fetch(&shim_tls.heap_left, (int64_t)n, __ATOMIC_RELAXED) <= 0;
+#endif
+}
+
 /* Hot path of every allocation hook: one thread-local subtraction. */
 static inline __attribute__((always_inline)) void shim_heap_alloc(void *p, size_t n)
 {
-	if (__builtin_expect((shim_tls.heap_left -= (int64_t)n) <= 0, 0))
+	if (__builtin_expect(shim_heap_due(n), 0))
 		shim_heap_sample(p, n);
 }
 
