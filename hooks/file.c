@@ -31,12 +31,6 @@ static inline int needs_mode(int flags)
 	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
 }
 
-static inline void opened(int fd, const char *path)
-{
-	if (fd >= 0)
-		shim_fd_set_path(fd, SHIM_KIND_FILE, path);
-}
-
 /* The fd a *at() call really works on: dirfd itself with AT_EMPTY_PATH and "". */
 static inline int at_fd(int dirfd, const char *path, int flags)
 {
@@ -88,25 +82,46 @@ static void note_read(int in_fd, ssize_t n)
 		HOOK_TIMED(name, fams, fd, 1, args, 1);                                            \
 	}
 
+/* The opens' and close's failures: recorded with their errno, which is kept.
+ * Out of line, so that a hook keeps little across its real call. */
+static __attribute__((noinline, cold)) int open_failed(unsigned fn, const void *pc, uint64_t t0,
+						       const char *path)
+{
+	int e = errno;
+
+	shim_span_open(-1, path, t0, e);
+	shim_rec_call(fn, pc, t0, -1, e, -1);
+	shim_leave();
+	errno = e;
+	return -1;
+}
+
 /* OPEN: int fd or -1; the new fd now names `path` (the fixed-argument opens).
- * A successful open is one recorder call that keeps errno (shim_rec_open);
- * a failed one takes the general way (the kernel never opens a NULL path). */
+ * A successful open ends in one tail call (shim_rec_opened) that keeps errno;
+ * a failed one in open_failed (the kernel never opens a NULL path). */
+#define OPEN_CALL(name, path, args)                                                                \
+	do {                                                                                       \
+		uint64_t hook_t0;                                                                  \
+		int hook_r;                                                                        \
+		if (!SHIM_RESOLVE(name)) {                                                         \
+			errno = ENOSYS;                                                            \
+			return -1;                                                                 \
+		}                                                                                  \
+		if (!shim_enter(SHIM_FAM(FILE)))                                                   \
+			return real_##name args;                                                   \
+		hook_t0 = shim_clock_now();                                                        \
+		hook_r = real_##name args;                                                         \
+		if (__builtin_expect(hook_r >= 0, 1))                                              \
+			return shim_rec_opened(SHIM_FN_##name, SHIM_CALLER(), hook_t0, hook_r,     \
+					       path);                                              \
+		return open_failed(SHIM_FN_##name, SHIM_CALLER(), hook_t0, path);                  \
+	} while (0)
+
 #define OPEN(name, path, params, args)                                                             \
 	SHIM_REAL_DECL(name);                                                                      \
 	SHIM_EXPORT int name params                                                                \
 	{                                                                                          \
-		int r, e;                                                                          \
-		HOOK_PRE(name, SHIM_FAM(FILE), -1, args);                                          \
-		r = real_##name args;                                                              \
-		if (__builtin_expect(r >= 0, 1)) {                                                 \
-			shim_rec_open(SHIM_FN_##name, SHIM_CALLER(), hook_t0, r, path);            \
-			HOOK_RETURN_KEPT(r);                                                       \
-		}                                                                                  \
-		e = errno;                                                                         \
-		opened(r, path);                                                                   \
-		shim_span_open(r, path, hook_t0, r < 0 ? e : 0);                                   \
-		HOOK_REC(name, -1, r < 0 ? e : 0, r);                                              \
-		HOOK_RETURN(r, e);                                                                 \
+		OPEN_CALL(name, path, args);                                                       \
 	}
 
 /* The variadic opens read their mode only when flags say it is there. */
@@ -115,24 +130,13 @@ static void note_read(int in_fd, ssize_t n)
 	SHIM_EXPORT int name params                                                                \
 	{                                                                                          \
 		mode_t mode = 0;                                                                   \
-		int r, e;                                                                          \
 		if (needs_mode(flags)) {                                                           \
 			va_list ap;                                                                \
 			va_start(ap, flags);                                                       \
 			mode = va_arg(ap, mode_t);                                                 \
 			va_end(ap);                                                                \
 		}                                                                                  \
-		HOOK_PRE(name, SHIM_FAM(FILE), -1, args);                                          \
-		r = real_##name args;                                                              \
-		if (__builtin_expect(r >= 0, 1)) {                                                 \
-			shim_rec_open(SHIM_FN_##name, SHIM_CALLER(), hook_t0, r, path);            \
-			HOOK_RETURN_KEPT(r);                                                       \
-		}                                                                                  \
-		e = errno;                                                                         \
-		opened(r, path);                                                                   \
-		shim_span_open(r, path, hook_t0, r < 0 ? e : 0);                                   \
-		HOOK_REC(name, -1, r < 0 ? e : 0, r);                                              \
-		HOOK_RETURN(r, e);                                                                 \
+		OPEN_CALL(name, path, args);                                                       \
 	}
 
 /* open, open64, openat, openat64: the fd or -1; a new fd names its path as given. */
@@ -152,31 +156,37 @@ OPEN(__openat64_2, path, (int dirfd, const char *path, int flags), (dirfd, path,
 OPEN(creat, path, (const char *path, mode_t mode), (path, mode))
 OPEN(creat64, path, (const char *path, mode_t mode), (path, mode))
 
-SHIM_REAL_DECL(close);
+SHIM_REAL_STUB(close, int, -1, (int fd), (fd));
 
-/* close: 0 or -1; the fd is forgotten unless it was not open (EBADF). A
- * successful close is one recorder call that keeps errno (shim_rec_close). */
-SHIM_EXPORT int close(int fd)
+static __attribute__((noinline, cold)) int close_failed(const void *pc, uint64_t t0, int fd)
 {
-	uint64_t t1;
-	int r, e;
+	int e = errno;
+	uint64_t t1 = shim_clock_now();
 
-	HOOK_PRE(close, SHIM_FAMS_FD, -1, (fd));
-	r = real_close(fd);
-	if (__builtin_expect(r == 0, 1)) {
-		shim_rec_close(SHIM_FN_close, SHIM_CALLER(), hook_t0, fd);
-		HOOK_RETURN_KEPT(r);
-	}
-	e = errno;
-	t1 = shim_clock_now();
 	/* record against the resource before the fd is forgotten; the fd's
 	 * span ends when the call did */
-	HOOK_REC_END(close, t1, -1, e, fd);
+	shim_rec_call_end(SHIM_FN_close, pc, t0, t1, -1, e, fd);
 	if (e != EBADF) {
 		shim_span_close_at(fd, t1);
 		shim_fd_clear(fd);
 	}
-	HOOK_RETURN(r, e);
+	shim_leave();
+	errno = e;
+	return -1;
+}
+
+/* close: 0 or -1; the fd is forgotten unless it was not open (EBADF). A
+ * successful close ends in one tail call that keeps errno (shim_rec_closed). */
+SHIM_EXPORT int close(int fd)
+{
+	uint64_t t0;
+
+	if (!shim_enter(SHIM_FAMS_FD))
+		return real_close(fd);
+	t0 = shim_clock_now();
+	if (__builtin_expect(real_close(fd) == 0, 1))
+		return shim_rec_closed(SHIM_CALLER(), t0, fd);
+	return close_failed(SHIM_CALLER(), t0, fd);
 }
 
 /* Reads and writes: bytes moved (the return value) to or from fd's resource.

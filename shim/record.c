@@ -142,7 +142,7 @@ __attribute__((cold, noinline)) void shim_rec_alloc_slow(unsigned fn, uint64_t b
 		t->fn[fn].errors++;
 }
 
-void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path)
+int shim_rec_opened(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path)
 {
 	/* the call ended here: the path's upkeep below is not the call's time */
 	uint64_t t1 = shim_clock_now();
@@ -152,14 +152,18 @@ void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char 
 	 * recorded on the resource, not on the fd */
 	shim_span_file(fd, res, t0);
 	shim_rec_any(fn, pc, t0, t1, -1, 0, -1, res, 0);
+	shim_leave();
+	return fd;
 }
 
-void shim_rec_close(unsigned fn, const void *pc, uint64_t t0, int fd)
+int shim_rec_closed(const void *pc, uint64_t t0, int fd)
 {
 	uint64_t t1 = shim_clock_now();
 
 	/* on the resource before the fd is forgotten; the span ends with the call */
-	shim_rec_any(fn, pc, t0, t1, -1, 0, fd, SHIM_SPAN_NORES, 1);
+	shim_rec_any(SHIM_FN_close, pc, t0, t1, -1, 0, fd, SHIM_SPAN_NORES, 1);
 	shim_span_close_at(fd, t1);
 	shim_fd_clear(fd);
+	shim_leave();
+	return 0;
 }

@@ -244,18 +244,20 @@ static inline __attribute__((always_inline)) void shim_rec_call_res(unsigned fn,
 	shim_rec_any(fn, pc, t0, shim_clock_now(), bytes, err, -1, res, 0);
 }
 
-/* A successful open of path (not NULL) gave fd: fd now names path's resource,
- * the file span opens (its first operation is this call), and fn's call from
- * pc, started at t0, is recorded on the resource. One call for all of an
- * open's upkeep, so a hook need not read errno when the open succeeded. The
- * call's end is read first: the upkeep is not counted in the call's time.
+/* The end of a successful open of path (not NULL) that gave fd: fd now names
+ * path's resource, the file span opens (its first operation is this call),
+ * fn's call from pc, started at t0, is recorded on the resource, the hook is
+ * left (shim_leave) and fd returned. The call's end is read first: the
+ * upkeep is not counted in the call's time. A hook's tail call, so it keeps
+ * only path and t0 across the real call and never reads errno.
  * Async-signal-safe: yes. Allocates: no. errno: kept. */
-void shim_rec_open(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path);
+int shim_rec_opened(unsigned fn, const void *pc, uint64_t t0, int fd, const char *path);
 
-/* A successful close of fd (fn, from pc, started at t0): recorded on fd's
- * resource, its open span ends now and fd is forgotten.
+/* The end of a successful close of fd (from pc, started at t0): recorded on
+ * fd's resource, its open span ends now, fd is forgotten, the hook is left
+ * and 0 returned. A tail call, as shim_rec_opened.
  * Async-signal-safe: yes. Allocates: no. errno: kept. */
-void shim_rec_close(unsigned fn, const void *pc, uint64_t t0, int fd);
+int shim_rec_closed(const void *pc, uint64_t t0, int fd);
 
 /* The first counted allocation call of a thread (or every call while the
  * family is off, no slot is left, or Shimmer's own code runs): the checks
