@@ -8,7 +8,6 @@
 
 #include <signal.h>
 #include <string.h>
-#include <sys/time.h>
 
 #include "../../shim/thread.h"
 
@@ -82,27 +81,20 @@ static void on_alarm(int sig)
 
 static void handler_in_between(void **state)
 {
-	struct sigaction sa, old;
-	struct itimerval it = {{0, 50}, {0, 50}}, off;
+	struct unit_timer timer;
 	long inside_bad = 0, outside_bad = 0;
 
 	(void)state;
 	reset();
 	shim_tls_set_alloc(&fake);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
-	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
-	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	unit_timer_start(&timer, on_alarm);
 	for (long i = 0; i < 2000000 || handled < 20; i++) {
 		shim_internal_enter();
 		inside_bad += shim_tls.alloc_slot != NULL;
 		shim_internal_leave();
 		outside_bad += shim_tls.alloc_slot != &fake;
 	}
-	memset(&off, 0, sizeof(off));
-	setitimer(ITIMER_REAL, &off, NULL);
-	sigaction(SIGALRM, &old, NULL);
+	unit_timer_stop(&timer);
 	assert_true(handled >= 20);
 	assert_int_equal(inside_bad, 0);
 	assert_int_equal(outside_bad, 0);

@@ -10,9 +10,6 @@
  * or below 0. */
 #include "unit.h"
 
-#include <signal.h>
-#include <string.h>
-#include <sys/time.h>
 
 #include "../../shim/heap.h"
 
@@ -27,19 +24,14 @@ static void on_alarm(int sig)
 
 static void poke_never_lost(void **state)
 {
-	struct sigaction sa, old;
-	struct itimerval it = {{0, 50}, {0, 50}}, off;
+	struct unit_timer timer;
 	long lost = 0, served = 0;
 
 	(void)state;
 	/* far from any sample: only a poke sends an allocation to the slow
 	 * path, which (heap profiling never set up here) serves the poke */
 	shim_tls.heap_left = INT64_C(1) << 60;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_alarm;
-	sa.sa_flags = SA_RESTART;
-	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
-	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+	unit_timer_start(&timer, on_alarm);
 	for (long i = 0; i < 2000000 || handled < 20; i++) {
 		int pending;
 		shim_heap_alloc(NULL, 24);
@@ -53,9 +45,7 @@ static void poke_never_lost(void **state)
 		}
 		served += !pending;
 	}
-	memset(&off, 0, sizeof(off));
-	setitimer(ITIMER_REAL, &off, NULL);
-	sigaction(SIGALRM, &old, NULL);
+	unit_timer_stop(&timer);
 	assert_true(handled >= 20);
 	assert_true(served > 0);
 	assert_int_equal(lost, 0);

@@ -6,11 +6,13 @@
 #define SHIM_UNIT_H
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -18,6 +20,33 @@
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #endif
+
+/* A SIGALRM every 50 us of real time calling handler (SA_RESTART), to land
+ * a signal handler at every point of a tight loop, until unit_timer_stop. */
+struct unit_timer {
+	struct sigaction old;
+};
+
+static inline void unit_timer_start(struct unit_timer *t, void (*handler)(int))
+{
+	struct sigaction sa;
+	struct itimerval it = {{0, 50}, {0, 50}};
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sa.sa_flags = SA_RESTART;
+	assert_int_equal(sigaction(SIGALRM, &sa, &t->old), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
+}
+
+static inline void unit_timer_stop(struct unit_timer *t)
+{
+	struct itimerval off;
+
+	memset(&off, 0, sizeof(off));
+	setitimer(ITIMER_REAL, &off, NULL);
+	sigaction(SIGALRM, &t->old, NULL);
+}
 
 /* Test helpers the exporter/model code must find by name: visible to dladdr. */
 #define UNIT_VISIBLE __attribute__((visibility("default"), noinline))
